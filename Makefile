@@ -1,0 +1,34 @@
+# LossKit: `make demo` (the tour) and `make test` (every test) do all set-up on a
+# fresh Debian/Ubuntu machine, installing OpenBLAS/LAPACKE with apt when missing.
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test demo verify clean
+
+# OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
+deps:
+	@if ! pkg-config --exists openblas lapacke 2>/dev/null; then \
+		echo "Installing OpenBLAS and LAPACKE (libopenblas-dev liblapacke-dev pkg-config)..."; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config >/dev/null; \
+	fi
+	@pkg-config --exists openblas lapacke || { echo "OpenBLAS/LAPACKE still not found by pkg-config"; exit 1; }
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: deps
+	$(SWIFT) run -c release losskit tour
+
+# Check LossKit against the bundled PyTorch reference cases in both precisions.
+verify: deps
+	$(SWIFT) build -c release --product losskit
+	.build/release/losskit verify Tests/Fixtures/torch-cases.json --precision float
+	.build/release/losskit verify Tests/Fixtures/torch-cases.json --precision double
+
+clean:
+	rm -rf .build

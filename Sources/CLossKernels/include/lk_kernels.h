@@ -1,0 +1,47 @@
+// Private C kernels behind the `Kernels` module. No stable API: call them
+// through `Kernels`, which checks sizes and splits work across threads.
+//
+// Layout of every kernel: a tensor seen as `outer` blocks of `n` entries along
+// the axis being reduced, each entry followed by `inner` contiguous positions.
+// Element (o, c, i) lives at o*n*inner + c*inner + i, and per-position results
+// ("rows") are written at o*inner + i. Rows are independent, so callers may
+// split `outer` across threads without changing any result.
+#ifndef LK_KERNELS_H
+#define LK_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LK_DECLARE(T, S)                                                                              \
+    /* softmax (log_output = 0) or log-softmax (log_output = 1) along the axis. */                    \
+    void lk_softmax_##S(const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,             \
+                        int log_output);                                                               \
+    /* dx from y = softmax(x) or log_softmax(x) and the upstream dy. */                               \
+    void lk_softmax_backward_##S(const T *y, const T *dy, T *dx, ptrdiff_t outer, ptrdiff_t n,       \
+                                 ptrdiff_t inner, int log_output);                                     \
+    void lk_logsumexp_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);        \
+    void lk_sum_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);              \
+    void lk_mean_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);             \
+    /* max along the axis; NaN wins (as in PyTorch), argmax is the first maximal index. */          \
+    void lk_max_##S(const T *x, T *out, int64_t *argmax, ptrdiff_t outer, ptrdiff_t n,               \
+                    ptrdiff_t inner);                                                                  \
+    /* p = 1: sum |x|, p = 2: sqrt(sum x^2), p = 0: max |x| (the infinity norm). */                  \
+    void lk_norm_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int p);      \
+    /* Fused softmax cross-entropy with class-index targets. Writes loss[row] (0 for ignored rows)  \
+       and, when grad != NULL, grad = scale * upstream[row] * d loss[row] / d x. weight may be NULL. \
+       Targets must already be validated: each is ignore_index or in [0, n). */                       \
+    void lk_ce_index_##S(const T *x, const int64_t *target, const T *weight, int64_t ignore_index,    \
+                         T label_smoothing, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, T *loss,   \
+                         T *grad, const T *upstream, T scale);                                         \
+    /* Fused softmax cross-entropy with probability targets q (same layout as x). grad_x and        \
+       grad_q may be NULL; both are scaled by scale * upstream[row]. */                               \
+    void lk_ce_prob_##S(const T *x, const T *q, const T *weight, T label_smoothing, ptrdiff_t outer,  \
+                        ptrdiff_t n, ptrdiff_t inner, T *loss, T *grad_x, T *grad_q,                  \
+                        const T *upstream, T scale);
+
+LK_DECLARE(float, f32)
+LK_DECLARE(double, f64)
+
+#undef LK_DECLARE
+
+#endif

@@ -1,0 +1,107 @@
+import CLossKernels
+
+/// Row reductions along an axis (see ``AxisLayout``): each writes
+/// `layout.rows` results. Sums accumulate in Double with four fixed partial
+/// sums, so results are deterministic and do not depend on the thread count.
+
+/// `out_r = log sum_c exp(x_rc)`, computed as `m + log sum exp(x - m)`.
+/// A row of all `-inf` gives `-inf`, a row containing `+inf` gives `+inf`
+/// (as `torch.logsumexp`). Its gradient is `softmax(x)` times the upstream.
+public func logSumExp<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try rowKernel(x, layout, out, threads, f32: lk_logsumexp_f32, f64: lk_logsumexp_f64)
+}
+
+/// `out_r = sum_c x_rc`.
+public func rowSum<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try rowKernel(x, layout, out, threads, f32: lk_sum_f32, f64: lk_sum_f64)
+}
+
+/// `out_r = (1/n) sum_c x_rc`; NaN for an empty axis (as `torch.mean`).
+public func rowMean<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try rowKernel(x, layout, out, threads, f32: lk_mean_f32, f64: lk_mean_f64)
+}
+
+/// The sum of a whole buffer (Double accumulation), without allocating.
+public func sum<T: KernelScalar>(_ x: UnsafeBufferPointer<T>) -> T {
+    var result = T.zero
+    withUnsafeMutablePointer(to: &result) { p in
+        let out = UnsafeMutableBufferPointer(start: p, count: 1)
+        try? rowSum(x, layout: AxisLayout(outer: 1, length: x.count), into: out)
+    }
+    return result
+}
+
+/// The vector norms a row reduction can take.
+public enum NormKind: Sendable, Equatable {
+    /// `sum |x|`
+    case l1
+    /// `sqrt(sum x^2)`
+    case l2
+    /// `max |x|`
+    case infinity
+}
+
+/// `out_r = ||x_r||` for the chosen norm, accumulated in Double.
+public func rowNorm<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, kind: NormKind, into out: UnsafeMutableBufferPointer<T>,
+    threads: Int = 1
+) throws {
+    let p: Int32 = kind == .l1 ? 1 : kind == .l2 ? 2 : 0
+    try rowKernel(
+        x, layout, out, threads,
+        f32: { lk_norm_f32($0, $1, $2, $3, $4, p) }, f64: { lk_norm_f64($0, $1, $2, $3, $4, p) })
+}
+
+/// `out_r = max_c x_rc` and, when `argmax` is given, the first index attaining it.
+/// NaN propagates (its index is reported), as `torch.amax`/`torch.max`.
+/// An empty axis is an error, as in PyTorch.
+public func rowMax<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>,
+    argmax: UnsafeMutableBufferPointer<Int>? = nil, threads: Int = 1
+) throws {
+    guard layout.length > 0 || layout.rows == 0 else {
+        throw LossError.emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")
+    }
+    let precision = try requireCKernels(T.self)
+    try checkThreads(threads)
+    try checkCount("input", x.count, layout.count, layout)
+    try checkCount("output", out.count, layout.rows, layout)
+    if let argmax { try checkCount("argmax", argmax.count, layout.rows, layout) }
+    let block = layout.length * layout.inner
+    let xb = base(x), ob = base(out), ab = argmax.map { asI64(base($0)) }
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
+        let a = ab.map { $0 + roff }
+        switch precision {
+        case .single: lk_max_f32(asF(xb) + off, asF(ob) + roff, a, r.count, layout.length, layout.inner)
+        case .double: lk_max_f64(asD(xb) + off, asD(ob) + roff, a, r.count, layout.length, layout.inner)
+        }
+    }
+}
+
+typealias RowFn<E> = (UnsafePointer<E>, UnsafeMutablePointer<E>, Int, Int, Int) -> Void
+
+func rowKernel<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, _ layout: AxisLayout, _ out: UnsafeMutableBufferPointer<T>, _ threads: Int,
+    f32: RowFn<Float>, f64: RowFn<Double>
+) throws {
+    let precision = try requireCKernels(T.self)
+    try checkThreads(threads)
+    try checkCount("input", x.count, layout.count, layout)
+    try checkCount("output", out.count, layout.rows, layout)
+    let block = layout.length * layout.inner
+    let xb = base(x), ob = base(out)
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
+        switch precision {
+        case .single: f32(asF(xb) + off, asF(ob) + roff, r.count, layout.length, layout.inner)
+        case .double: f64(asD(xb) + off, asD(ob) + roff, r.count, layout.length, layout.inner)
+        }
+    }
+}

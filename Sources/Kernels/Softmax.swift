@@ -1,0 +1,85 @@
+import CLossKernels
+
+/// Softmax along an axis: `y_c = exp(x_c - m) / sum_k exp(x_k - m)` with
+/// `m = max_k x_k`, so no exponential overflows.
+///
+/// Semantics follow `torch.softmax`: a row containing NaN is all NaN, a `-inf`
+/// entry gets probability exactly 0, and a row that is all `-inf` is NaN.
+/// The sum of exponentials accumulates in Double for both precisions.
+/// - Parameters:
+///   - x: the input, `layout.count` elements.
+///   - y: output storage of the same size (may not alias `x`).
+///   - threads: rows are split across up to this many threads; results do not depend on it.
+public func softmax<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into y: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try softmaxKernel(x, layout: layout, into: y, log: false, threads: threads)
+}
+
+/// Log-softmax along an axis: `y_c = (x_c - m) - log sum_k exp(x_k - m)`.
+///
+/// Computing `x - m` first keeps large logits exact (PyTorch does the same);
+/// `-inf` entries give `-inf`. Gradient: see ``logSoftmaxBackward(output:upstream:layout:into:threads:)``.
+public func logSoftmax<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into y: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try softmaxKernel(x, layout: layout, into: y, log: true, threads: threads)
+}
+
+func softmaxKernel<T: KernelScalar>(
+    _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into y: UnsafeMutableBufferPointer<T>, log: Bool, threads: Int
+) throws {
+    let precision = try requireCKernels(T.self)
+    try checkThreads(threads)
+    try checkCount("input", x.count, layout.count, layout)
+    try checkCount("output", y.count, layout.count, layout)
+    let block = layout.length * layout.inner
+    let xb = base(x), yb = base(y)
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block
+        switch precision {
+        case .single: lk_softmax_f32(asF(xb) + off, asF(yb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
+        case .double: lk_softmax_f64(asD(xb) + off, asD(yb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
+        }
+    }
+}
+
+/// Backward of softmax: given `y = softmax(x)` and the upstream gradient `dy`,
+/// `dx_c = y_c (dy_c - sum_k dy_k y_k)`.
+public func softmaxBackward<T: KernelScalar>(
+    output y: UnsafeBufferPointer<T>, upstream dy: UnsafeBufferPointer<T>, layout: AxisLayout,
+    into dx: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try softmaxBackwardKernel(y, dy, layout, dx, log: false, threads: threads)
+}
+
+/// Backward of log-softmax: given `y = log_softmax(x)` and the upstream gradient
+/// `dy`, `dx_c = dy_c - exp(y_c) sum_k dy_k`.
+public func logSoftmaxBackward<T: KernelScalar>(
+    output y: UnsafeBufferPointer<T>, upstream dy: UnsafeBufferPointer<T>, layout: AxisLayout,
+    into dx: UnsafeMutableBufferPointer<T>, threads: Int = 1
+) throws {
+    try softmaxBackwardKernel(y, dy, layout, dx, log: true, threads: threads)
+}
+
+func softmaxBackwardKernel<T: KernelScalar>(
+    _ y: UnsafeBufferPointer<T>, _ dy: UnsafeBufferPointer<T>, _ layout: AxisLayout,
+    _ dx: UnsafeMutableBufferPointer<T>, log: Bool, threads: Int
+) throws {
+    let precision = try requireCKernels(T.self)
+    try checkThreads(threads)
+    try checkCount("output", y.count, layout.count, layout)
+    try checkCount("upstream", dy.count, layout.count, layout)
+    try checkCount("gradient", dx.count, layout.count, layout)
+    let block = layout.length * layout.inner
+    let yb = base(y), db = base(dy), xb = base(dx)
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block
+        switch precision {
+        case .single:
+            lk_softmax_backward_f32(asF(yb) + off, asF(db) + off, asF(xb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
+        case .double:
+            lk_softmax_backward_f64(asD(yb) + off, asD(db) + off, asD(xb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
+        }
+    }
+}

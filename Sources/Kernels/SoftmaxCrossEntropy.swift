@@ -1,0 +1,126 @@
+import CLossKernels
+
+/// Fused softmax cross-entropy with class-index targets, one pass structure per row.
+///
+/// For a row with logits `x`, target class `t`, class weights `w` (all 1 when
+/// absent) and label smoothing `ε` over `C` classes, with `lse = log sum_c exp(x_c)`:
+///
+///     loss = (1 - ε) w_t (lse - x_t) + (ε / C) sum_c w_c (lse - x_c)
+///     d loss / d x_c = p_c ((1 - ε) w_t + (ε / C) sum_k w_k) - (1 - ε) w_t [c = t] - (ε / C) w_c
+///
+/// where `p = softmax(x)`. This is `torch.nn.functional.cross_entropy` per row
+/// (reduction `none`); rows whose target equals `ignoreIndex` get loss 0 and a
+/// zero gradient. The gradient written is `gradientScale * upstream[row] * d loss / d x`,
+/// so a caller reducing with `mean` passes `gradientScale = 1 / denominator` and
+/// gets the final gradient without a second pass over the logits.
+///
+/// Everything is validated before anything is written: on a thrown error the
+/// output buffers are untouched.
+/// - Parameters:
+///   - logits: `layout.count` logits; the class axis is `layout.length`.
+///   - targets: `layout.rows` class indices, each in `0..<C` or equal to `ignoreIndex`.
+///   - classWeights: `C` weights, or nil.
+///   - labelSmoothing: `ε` in `[0, 1]`.
+///   - losses: `layout.rows` outputs.
+///   - gradient: `layout.count` outputs, or nil for the forward pass alone.
+///   - upstream: `layout.rows` upstream gradients, or nil for all ones.
+///   - threads: rows are split across up to this many threads; results do not depend on it.
+public func softmaxCrossEntropy<T: KernelScalar>(
+    logits: UnsafeBufferPointer<T>, targets: UnsafeBufferPointer<Int>, layout: AxisLayout,
+    classWeights: UnsafeBufferPointer<T>? = nil, ignoreIndex: Int = -100, labelSmoothing: T = 0,
+    losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
+    gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
+) throws {
+    let precision = try requireCKernels(T.self)
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.rows, layout)
+    let classes = layout.length
+    for (position, t) in targets.enumerated() where t != ignoreIndex && (t < 0 || t >= classes) {
+        throw LossError.indexOutOfRange(argument: "target", position: position, index: t, validRange: "[0, \(classes))")
+    }
+    let block = layout.length * layout.inner
+    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses)
+    let wb = classWeights.map(base), gb = gradient.map(base), ub = upstream.map(base)
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
+        switch precision {
+        case .single:
+            lk_ce_index_f32(
+                asF(xb) + off, tb + roff, wb.map { asF($0) }, Int64(ignoreIndex), Float(labelSmoothing), r.count,
+                classes, layout.inner, asF(lb) + roff, gb.map { asF($0) + off }, ub.map { asF($0) + roff },
+                Float(gradientScale))
+        case .double:
+            lk_ce_index_f64(
+                asD(xb) + off, tb + roff, wb.map { asD($0) }, Int64(ignoreIndex), Double(labelSmoothing), r.count,
+                classes, layout.inner, asD(lb) + roff, gb.map { asD($0) + off }, ub.map { asD($0) + roff },
+                Double(gradientScale))
+        }
+    }
+}
+
+/// Fused softmax cross-entropy with probability targets `q` (same layout as the logits).
+///
+/// With smoothed targets `q' = (1 - ε) q + ε / C` and class weights `w`:
+///
+///     loss = sum_c w_c q'_c (lse - x_c)
+///     d loss / d x_c = p_c sum_k w_k q'_k - w_c q'_c
+///     d loss / d q_c = (1 - ε) w_c (lse - x_c)
+///
+/// as `torch.nn.functional.cross_entropy` with a floating-point target (reduction
+/// `none`). Targets are not required to sum to one, as in PyTorch. Both gradients
+/// are scaled by `gradientScale * upstream[row]`.
+public func softmaxCrossEntropy<T: KernelScalar>(
+    logits: UnsafeBufferPointer<T>, targets: UnsafeBufferPointer<T>, layout: AxisLayout,
+    classWeights: UnsafeBufferPointer<T>? = nil, labelSmoothing: T = 0,
+    losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
+    targetGradient: UnsafeMutableBufferPointer<T>? = nil,
+    gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
+) throws {
+    let precision = try requireCKernels(T.self)
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.count, layout)
+    if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
+    let block = layout.length * layout.inner
+    let xb = base(logits), qb = base(targets), lb = base(losses)
+    let wb = classWeights.map(base), gb = gradient.map(base), gq = targetGradient.map(base), ub = upstream.map(base)
+    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
+        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
+        switch precision {
+        case .single:
+            lk_ce_prob_f32(
+                asF(xb) + off, asF(qb) + off, wb.map { asF($0) }, Float(labelSmoothing), r.count, layout.length,
+                layout.inner, asF(lb) + roff, gb.map { asF($0) + off }, gq.map { asF($0) + off },
+                ub.map { asF($0) + roff }, Float(gradientScale))
+        case .double:
+            lk_ce_prob_f64(
+                asD(xb) + off, asD(qb) + off, wb.map { asD($0) }, Double(labelSmoothing), r.count, layout.length,
+                layout.inner, asD(lb) + roff, gb.map { asD($0) + off }, gq.map { asD($0) + off },
+                ub.map { asD($0) + roff }, Double(gradientScale))
+        }
+    }
+}
+
+func checkCrossEntropyArguments<T: KernelScalar>(
+    logits: Int, layout: AxisLayout, classWeights: Int?, labelSmoothing: T, losses: Int, gradient: Int?,
+    upstream: Int?, threads: Int
+) throws {
+    try checkThreads(threads)
+    try checkCount("input", logits, layout.count, layout)
+    guard layout.length > 0 || layout.rows == 0 else {
+        throw LossError.emptyInput(argument: "input", reason: "cross-entropy needs at least one class")
+    }
+    if let classWeights, classWeights != layout.length {
+        throw LossError.shapeMismatch(
+            argument: "weight", expected: "[\(layout.length)] (one weight per class)", actual: "[\(classWeights)]")
+    }
+    guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
+        throw LossError.invalidOption(name: "label_smoothing", value: "\(labelSmoothing)", expected: "a value in [0, 1]")
+    }
+    try checkCount("losses", losses, layout.rows, layout)
+    if let gradient { try checkCount("gradient", gradient, layout.count, layout) }
+    if let upstream { try checkCount("upstream", upstream, layout.rows, layout) }
+}

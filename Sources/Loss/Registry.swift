@@ -1,0 +1,50 @@
+/// Builds LossKit's losses by their PyTorch (or `make_cases.py`) names, with
+/// PyTorch-named options: what `losskit verify` and `losskit eval` use.
+public enum LossRegistry {
+    /// Every function name this release implements.
+    public static let functionNames: [String] = [
+        "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
+    ]
+
+    /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
+    public static let constantInputNames: Set<String> = ["weight", "pos_weight"]
+
+    /// The loss `function` with `options` (PyTorch's keyword names and values)
+    /// and constant tensors (`weight`, `pos_weight`).
+    /// - Throws: ``LossError/unsupportedFunction(_:)`` for an unknown name,
+    ///   ``LossError/unsupportedOption(function:option:)`` for an option the loss
+    ///   does not take, ``LossError/invalidOption(name:value:expected:)`` for a bad value.
+    public static func make<T: KernelScalar>(
+        _ function: String, options: [String: OptionValue] = [:], constants: [String: Tensor<T>] = [:],
+        as _: T.Type = T.self
+    ) throws -> any LossFunction<T> {
+        var o = LossOptions<T>(function: function, options: options, constants: constants)
+        let loss: any LossFunction<T>
+        switch function {
+        case "l1_loss": loss = L1Loss<T>(reduction: try o.reduction())
+        case "mse_loss": loss = MSELoss<T>(reduction: try o.reduction())
+        case "rmse": loss = RMSELoss<T>()
+        case "mape": loss = MAPELoss<T>(reduction: try o.reduction())
+        case "cross_entropy":
+            loss = CrossEntropyLoss<T>(
+                weight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction())
+        case "nll_loss":
+            loss = NLLLoss<T>(
+                weight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                reduction: try o.reduction())
+        case "binary_cross_entropy":
+            loss = BCELoss<T>(weight: o.constant("weight"), reduction: try o.reduction())
+        case "binary_cross_entropy_with_logits":
+            loss = BCEWithLogitsLoss<T>(
+                weight: o.constant("weight"), positiveWeight: o.constant("pos_weight"), reduction: try o.reduction())
+        case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
+            loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
+        default:
+            throw LossError.unsupportedFunction(function)
+        }
+        try o.finish()
+        return loss
+    }
+}

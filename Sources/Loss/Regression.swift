@@ -1,0 +1,76 @@
+/// Mean absolute error, `torch.nn.functional.l1_loss`: `f(x, y) = |x - y|`.
+///
+/// Gradient: `∂f/∂x = sign(x - y)`, `∂f/∂y = -sign(x - y)`, with `sign(0) = 0`
+/// as in PyTorch (the zero subgradient where input equals target).
+/// Reduction: `mean` divides by the number of elements.
+public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar { abs(x - y) }
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        let s = signum(x - y)
+        return (s, -s)
+    }
+}
+
+/// Mean squared error, `torch.nn.functional.mse_loss`: `f(x, y) = (x - y)²`.
+///
+/// Gradient: `∂f/∂x = 2 (x - y)`, `∂f/∂y = -2 (x - y)`.
+/// Reduction: `mean` divides by the number of elements.
+public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar { (x - y) * (x - y) }
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        let d = 2 * (x - y)
+        return (d, -d)
+    }
+}
+
+/// Root mean squared error: `sqrt(mean((x - y)²))`, always a scalar (the
+/// tutorial's RMSE; PyTorch has no module for it, users write `sqrt(mse_loss)`).
+///
+/// Gradient: `∂/∂x_i = (x_i - y_i) / (n · rmse)`, and the negation for `y`.
+/// At `rmse = 0` (input equals target exactly) PyTorch's `sqrt(mse_loss)`
+/// gives NaN gradients (`0 · ∞`); LossKit deliberately returns 0 there, which
+/// is a valid subgradient of this convex function at its minimum and does not
+/// poison a training run. An empty input gives NaN, as the mean does.
+public struct RMSELoss<Scalar: KernelScalar>: LossFunction {
+    public init() {}
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let mse = try MSELoss<Scalar>(reduction: .mean).forward(inputs)
+        return Tensor(scalar: Scalar.sqrt(mse[flat: 0]))
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try checkUpstream(upstream, [])
+        let rmse = try forward(inputs)[flat: 0]
+        // d sqrt(m) = dm / (2 sqrt(m)); the MSE backward already carries the 2 and the 1/n.
+        let scale: Scalar = rmse == 0 ? 0 : upstream[flat: 0] / (2 * rmse)
+        return try MSELoss<Scalar>(reduction: .mean).backward(inputs, upstream: Tensor(scalar: scale))
+    }
+}
+
+/// The tutorial's custom loss, mean absolute percentage error:
+/// `f(x, y) = |(x - y) / y|`, written as a user would write their own loss —
+/// through the public ``ElementwiseLoss`` protocol and nothing else — and
+/// checked with ``GradientCheck`` in the test suite.
+///
+/// Gradient: `∂f/∂x = sign(x - y) / |y|`, `∂f/∂y = -sign(x - y) · x / (y |y|)`.
+/// A zero target gives an infinite or NaN value, as the formula does in PyTorch.
+public struct MAPELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar { abs((x - y) / y) }
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        // r = (x - y) / y = x / y - 1;  d|r| = sign(r) dr;  dr/dx = 1 / y;  dr/dy = -x / y²
+        let s = signum((x - y) / y)
+        return (s / y, -s * x / (y * y))
+    }
+}

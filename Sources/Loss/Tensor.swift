@@ -1,0 +1,135 @@
+/// A shape-carrying, row-major buffer of scalars: LossKit's currency for inputs,
+/// outputs and gradients.
+///
+/// A tensor either owns an array or borrows memory the caller owns
+/// (``init(borrowing:shape:)``), so callers with their own storage pass it
+/// without a copy. A 0-d tensor (shape `[]`) holds one scalar.
+public struct Tensor<Scalar>: @unchecked Sendable {
+    @usableFromInline enum Storage {
+        case owned([Scalar])
+        case borrowed(UnsafeBufferPointer<Scalar>)
+    }
+
+    /// The sizes of the dimensions, outermost first. `[]` is a scalar.
+    public let shape: [Int]
+    @usableFromInline let storage: Storage
+
+    /// A tensor of the given shape holding `scalars` in row-major order.
+    /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
+    ///   count is not the product of the shape, or a dimension is negative.
+    public init(shape: [Int], scalars: [Scalar]) throws {
+        try Tensor.check(shape: shape, count: scalars.count)
+        self.shape = shape
+        self.storage = .owned(scalars)
+    }
+
+    /// A 1-d tensor.
+    public init(_ scalars: [Scalar]) {
+        self.shape = [scalars.count]
+        self.storage = .owned(scalars)
+    }
+
+    /// A 0-d tensor holding one scalar.
+    public init(scalar: Scalar) {
+        self.shape = []
+        self.storage = .owned([scalar])
+    }
+
+    /// A tensor that reads memory the caller owns, without copying it.
+    ///
+    /// The caller must keep the memory alive and unchanged for as long as this
+    /// tensor (or any copy of it) is in use; ``scalars`` copies it out.
+    public init(borrowing buffer: UnsafeBufferPointer<Scalar>, shape: [Int]) throws {
+        try Tensor.check(shape: shape, count: buffer.count)
+        self.shape = shape
+        self.storage = .borrowed(buffer)
+    }
+
+    @usableFromInline init(uncheckedShape shape: [Int], scalars: [Scalar]) {
+        self.shape = shape
+        self.storage = .owned(scalars)
+    }
+
+    static func check(shape: [Int], count: Int) throws {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw LossError.shapeMismatch(argument: "shape", expected: "non-negative sizes", actual: describeShape(shape))
+        }
+        let expected = shape.reduce(1, *)
+        guard expected == count else {
+            throw LossError.shapeMismatch(
+                argument: "scalars", expected: "\(expected) elements for shape \(describeShape(shape))",
+                actual: "\(count) elements")
+        }
+    }
+
+    /// The number of dimensions.
+    public var rank: Int { shape.count }
+    /// The number of scalars: the product of the shape.
+    public var count: Int {
+        switch storage {
+        case .owned(let a): return a.count
+        case .borrowed(let b): return b.count
+        }
+    }
+
+    /// The scalars in row-major order (a copy when the storage is borrowed).
+    public var scalars: [Scalar] {
+        switch storage {
+        case .owned(let a): return a
+        case .borrowed(let b): return Array(b)
+        }
+    }
+
+    /// The single scalar of a tensor with one element (a 0-d tensor, typically).
+    public var scalar: Scalar? { count == 1 ? self[flat: 0] : nil }
+
+    /// The scalar at a flat row-major position.
+    public subscript(flat index: Int) -> Scalar {
+        switch storage {
+        case .owned(let a): return a[index]
+        case .borrowed(let b): return b[index]
+        }
+    }
+
+    /// Calls `body` with the scalars, without copying.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Scalar>) throws -> R) rethrows -> R {
+        switch storage {
+        case .owned(let a): return try a.withUnsafeBufferPointer(body)
+        case .borrowed(let b): return try body(b)
+        }
+    }
+
+    /// The same scalars seen with another shape of the same element count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Tensor.check(shape: newShape, count: count)
+        return Tensor(uncheckedShape: newShape, scalars: scalars)
+    }
+
+    /// A new tensor with `transform` applied to each scalar.
+    public func map<U>(_ transform: (Scalar) throws -> U) rethrows -> Tensor<U> {
+        Tensor<U>(uncheckedShape: shape, scalars: try withUnsafeBufferPointer { try $0.map(transform) })
+    }
+}
+
+extension Tensor: Equatable where Scalar: Equatable {
+    public static func == (a: Tensor, b: Tensor) -> Bool { a.shape == b.shape && a.scalars == b.scalars }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let values = scalars.prefix(16).map { "\($0)" }.joined(separator: ", ")
+        return "Tensor(shape: \(describeShape(shape)), [\(values)\(count > 16 ? ", ..." : "")])"
+    }
+}
+
+extension Tensor where Scalar: KernelScalar {
+    /// A tensor of zeros.
+    public init(zeros shape: [Int]) throws {
+        try Tensor.check(shape: shape, count: shape.allSatisfy { $0 >= 0 } ? shape.reduce(1, *) : -1)
+        self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+    }
+
+    /// The same values in another precision.
+    public func converted<U: KernelScalar>(to: U.Type = U.self) -> Tensor<U> { map { U($0) } }
+}

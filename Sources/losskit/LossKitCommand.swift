@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct LossKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "losskit",
+        abstract: "Neural-network loss functions with PyTorch's semantics: learn them, check them, verify them.",
+        discussion: """
+            Examples:
+              losskit tour                                  walk through the loss-function tutorial
+              losskit verify Tests/Fixtures/torch-cases.json  check LossKit against PyTorch's results
+            """,
+        subcommands: [Tour.self, Verify.self]
+    )
+
+    /// Runs the command; argument errors exit with status 2 (not ArgumentParser's 64),
+    /// so scripts can tell "bad arguments or unreadable input" (2) from "checks failed" (1).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == .failure || code.rawValue == 2 {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Loss
+import ReferenceCases
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check LossKit against reference results computed by PyTorch.",
+        discussion: """
+            Each FILE is in the "loss-reference/1" format (see make_cases.py): cases with a
+            function, options, inputs, PyTorch's float64 output and gradients. Every case is
+            evaluated through the public Loss API, forward and backward, and compared:
+              float:  |got - want| <= 1e-4 |want| + 1e-5 max|want|
+              double: |got - want| <= 1e-9 |want| + 1e-10 max|want|
+            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped".
+            Exit status: 0 when everything passed, 1 when a case failed or was skipped
+            (unsupported function or option), 2 when a file cannot be read or is not of the format.
+
+            Example:
+              losskit verify Tests/Fixtures/torch-cases.json --precision double
+            """
+    )
+
+    @Argument(help: "Reference files to check.")
+    var files: [String]
+
+    @Option(help: "Evaluate in float or double.")
+    var precision: Precision = .float
+
+    @Flag(help: "Print one JSON object per case, then the summary line.")
+    var json = false
+
+    func run() throws {
+        var loaded: [ReferenceFile] = []
+        for path in files {
+            do {
+                loaded.append(try ReferenceFile(contentsOf: path))
+            } catch {
+                printError("losskit verify: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        var passed = 0, failed = 0, skipped = 0
+        for file in loaded {
+            for c in file.cases {
+                let r = Verifier.run(c, precision: precision)
+                switch r.status {
+                case .pass: passed += 1
+                case .fail: failed += 1
+                case .unsupported: skipped += 1
+                }
+                if json {
+                    print(jsonLine(r))
+                } else if r.status != .pass {
+                    let error = r.maxError.map { ", worst |Δ| \($0)" } ?? ""
+                    print("\(r.status == .fail ? "FAIL" : "SKIP") \(r.id): \(r.message ?? "")\(error)")
+                }
+            }
+        }
+        print("\(passed) passed, \(failed) failed, \(skipped) skipped")
+        if failed > 0 || skipped > 0 { throw ExitCode(1) }
+    }
+
+    func jsonLine(_ r: CaseResult) -> String {
+        let error = r.maxError.flatMap { $0.isFinite ? String($0) : nil } ?? "null"
+        var fields = [
+            "\"id\": \(jsonString(r.id))", "\"function\": \(jsonString(r.function))",
+            "\"status\": \"\(r.status.rawValue)\"", "\"max_error\": \(error)",
+        ]
+        if let m = r.message { fields.append("\"message\": \(jsonString(m))") }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// A JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        default:
+            if scalar.value < 0x20 {
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,30 @@
+import Loss
+import ReferenceCases
+import Testing
+import _TestSupport
+
+/// Every bundled PyTorch reference case whose function LossKit implements must
+/// pass, in Float and in Double; cases of other functions must be reported as
+/// unsupported (never as passing by accident, never as failing).
+@Suite struct TorchCasesTests {
+    static let file = try! ReferenceFile(contentsOf: TestSupport.torchCasesPath)
+
+    @Test func fileIsTheFullReferenceSet() {
+        #expect(Self.file.cases.count == 385)
+    }
+
+    @Test(arguments: Precision.allCases)
+    func supportedCasesPass(precision: Precision) {
+        var passed = 0
+        for c in Self.file.cases {
+            let r = Verifier.run(c, precision: precision)
+            if LossRegistry.functionNames.contains(c.function) {
+                #expect(r.status == .pass, "\(c.id) [\(precision)]: \(r.message ?? "")")
+                if r.status == .pass { passed += 1 }
+            } else {
+                #expect(r.status == .unsupported, "\(c.id) should be unsupported, got \(r.status)")
+            }
+        }
+        #expect(passed > 0)
+    }
+}

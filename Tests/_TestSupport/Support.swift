@@ -1,0 +1,38 @@
+import Loss
+
+/// Shared helpers for LossKit's test targets.
+public enum TestSupport {
+    /// The repository's root, found from this file's path.
+    public static var repositoryRoot: String {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)  // Tests/_TestSupport/Support.swift
+        return parts.joined(separator: "/")
+    }
+
+    /// The bundled PyTorch reference cases.
+    public static var torchCasesPath: String { repositoryRoot + "/Tests/Fixtures/torch-cases.json" }
+
+    /// Normal values in Double (seeded).
+    public static func normal(_ shape: [Int], scale: Double = 1, offset: Double = 0, seed: UInt64) -> Tensor<Double> {
+        var g = SeededGenerator(seed: seed)
+        return try! Tensor<Double>.randomNormal(shape: shape, scale: scale, offset: offset, using: &g)
+    }
+
+    /// Uniform values in Double (seeded).
+    public static func uniform(_ shape: [Int], in range: ClosedRange<Double>, seed: UInt64) -> Tensor<Double> {
+        var g = SeededGenerator(seed: seed)
+        return try! Tensor<Double>.randomUniform(shape: shape, in: range, using: &g)
+    }
+
+    /// Random class indices in `0..<classes`.
+    public static func classIndices(_ shape: [Int], classes: Int, seed: UInt64) -> Tensor<Int> {
+        var g = SeededGenerator(seed: seed)
+        return try! Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Int.random(in: 0..<classes, using: &g) })
+    }
+
+    /// The largest relative difference `|a - b| / max(|b|, floor)` over two sequences.
+    public static func maxRelativeDifference(_ a: [Double], _ b: [Double], floor: Double = 1e-12) -> Double {
+        precondition(a.count == b.count)
+        return zip(a, b).map { x, y in x == y ? 0 : abs(x - y) / max(abs(y), floor) }.max() ?? 0
+    }
+}
