@@ -1,0 +1,121 @@
+import Loss
+import Testing
+import _TestSupport
+
+@Suite struct CrossEntropyTests {
+    static let shapes: [([Int], [Int])] = [([5], []), ([6, 4], [6]), ([3, 5, 2, 2], [3, 2, 2])]
+
+    func indexInputs(_ shape: [Int], _ targetShape: [Int], ignoreEvery: Int = 0) -> LossInputs<Double> {
+        let x = TestSupport.normal(shape, scale: 2, seed: 21)
+        var t = TestSupport.classIndices(targetShape, classes: shape.count == 1 ? shape[0] : shape[1], seed: 22).scalars
+        if ignoreEvery > 0 { for i in stride(from: 0, to: t.count, by: ignoreEvery) { t[i] = -100 } }
+        return LossInputs(["input": .values(x), "target": .indices(try! Tensor(shape: targetShape, scalars: t))])
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func classIndexGradients(reduction: Reduction) throws {
+        for (shape, targetShape) in Self.shapes {
+            let classes = shape.count == 1 ? shape[0] : shape[1]
+            let weight = TestSupport.uniform([classes], in: 0.2...2, seed: 23)
+            let variants: [CrossEntropyLoss<Double>] = [
+                CrossEntropyLoss(reduction: reduction),
+                CrossEntropyLoss(weight: weight, reduction: reduction),
+                CrossEntropyLoss(weight: weight, labelSmoothing: 0.2, reduction: reduction),
+                CrossEntropyLoss(labelSmoothing: 1, reduction: reduction),
+            ]
+            for loss in variants {
+                for ignore in [0, 2] where !(ignore > 0 && targetShape.isEmpty) {
+                    let report = try GradientCheck.check(loss, inputs: indexInputs(shape, targetShape, ignoreEvery: ignore))
+                    #expect(report.passes(tolerance: 1e-7), "\(shape) \(loss): \(report)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func probabilityTargetGradients(reduction: Reduction) throws {
+        for (shape, _) in Self.shapes {
+            let x = TestSupport.normal(shape, scale: 2, seed: 24)
+            let q = try AxisFunction<Double>(.softmax, dim: shape.count == 1 ? 0 : 1)
+                .forward(LossInputs(["input": .values(TestSupport.normal(shape, seed: 25))]))
+            let classes = shape.count == 1 ? shape[0] : shape[1]
+            let weight = TestSupport.uniform([classes], in: 0.2...2, seed: 26)
+            let loss = CrossEntropyLoss<Double>(weight: weight, labelSmoothing: 0.1, reduction: reduction)
+            let report = try GradientCheck.check(loss, inputs: LossInputs(["input": .values(x), "target": .values(q)]))
+            #expect(report.passes(tolerance: 1e-7), "\(shape): \(report)")
+            #expect(report.checked == 2 * x.count, "input and target gradients are both checked")
+        }
+    }
+
+    @Test func fusedValueAndGradientMatchesForwardBackward() throws {
+        let inputs = indexInputs([8, 7], [8], ignoreEvery: 3)
+        let loss = CrossEntropyLoss<Double>(labelSmoothing: 0.1)
+        let (value, gradient) = try loss.valueAndGradient(logits: inputs.values("input"), targets: inputs.indices("target"))
+        #expect(value == (try loss.forward(inputs)))
+        #expect(gradient == (try loss.backward(inputs, upstream: Tensor(scalar: 1))["input"]))
+    }
+
+    @Test func nllOfLogSoftmaxEqualsCrossEntropy() throws {
+        let inputs = indexInputs([3, 5, 2, 2], [3, 2, 2], ignoreEvery: 4)
+        let weight = TestSupport.uniform([5], in: 0.2...2, seed: 27)
+        let logp = try AxisFunction<Double>(.logSoftmax, dim: 1).forward(LossInputs(["input": .values(inputs.values("input"))]))
+        let nll = try NLLLoss(weight: weight)(logProbabilities: logp, targets: inputs.indices("target"))
+        let ce = try CrossEntropyLoss(weight: weight)(logits: inputs.values("input"), targets: inputs.indices("target"))
+        #expect(abs(nll.scalar! - ce.scalar!) < 1e-13)
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func nllGradients(reduction: Reduction) throws {
+        let inputs = indexInputs([6, 4], [6], ignoreEvery: 2)
+        let loss = NLLLoss(weight: TestSupport.uniform([4], in: 0.5...1.5, seed: 28), reduction: reduction)
+        #expect(try GradientCheck.check(loss, inputs: inputs).passes(tolerance: 1e-7))
+    }
+
+    @Test func floatAgreesWithDouble() throws {
+        let xd = TestSupport.normal([64, 1000], scale: 4, seed: 29)
+        let t = TestSupport.classIndices([64], classes: 1000, seed: 30)
+        let d = try CrossEntropyLoss<Double>(labelSmoothing: 0.1).valueAndGradient(logits: xd, targets: t)
+        let f = try CrossEntropyLoss<Float>(labelSmoothing: 0.1).valueAndGradient(logits: xd.converted(), targets: t)
+        #expect(abs(Double(f.value.scalar!) - d.value.scalar!) <= 1e-6 * abs(d.value.scalar!))
+        let scale = d.gradient.scalars.map(abs).max()!
+        let worst = zip(f.gradient.scalars, d.gradient.scalars).map { abs(Double($0) - $1) }.max()!
+        #expect(worst <= 1e-6 * scale)
+    }
+
+    @Test func resultsDoNotDependOnThreadCount() throws {
+        let x = TestSupport.normal([512, 300], seed: 31).converted(to: Float.self)
+        let t = TestSupport.classIndices([512], classes: 300, seed: 32)
+        let results = try [1, 2, 3, 8].map { try CrossEntropyLoss<Float>(threads: $0).valueAndGradient(logits: x, targets: t) }
+        #expect(results.allSatisfy { $0.value == results[0].value && $0.gradient == results[0].gradient })
+    }
+
+    @Test func allIgnoredMeanIsNaN() throws {
+        let x = TestSupport.normal([3, 4], seed: 33)
+        let value = try CrossEntropyLoss<Double>()(logits: x, targets: Tensor([-100, -100, -100]))
+        #expect(value.scalar!.isNaN)
+        #expect(try CrossEntropyLoss<Double>(reduction: .sum)(logits: x, targets: Tensor([-100, -100, -100])).scalar == 0)
+    }
+
+    @Test func badInputsAreTypedErrors() {
+        let x = TestSupport.normal([3, 4], seed: 34)
+        let ce = CrossEntropyLoss<Double>()
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 4, validRange: "[0, 4)")) {
+            try ce(logits: x, targets: Tensor([0, 4, 1]))
+        }
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: -1, validRange: "[0, 4)")) {
+            try ce(logits: x, targets: Tensor([-1, 0, 1]))
+        }
+        #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "[4] (one weight per class)", actual: "[3]")) {
+            try CrossEntropyLoss(weight: Tensor([1, 1, 1]))(logits: x, targets: Tensor([0, 1, 2]))
+        }
+        #expect(throws: LossError.invalidOption(name: "label_smoothing", value: "1.5", expected: "a value in [0, 1]")) {
+            try CrossEntropyLoss<Double>(labelSmoothing: 1.5)(logits: x, targets: Tensor([0, 1, 2]))
+        }
+        #expect(throws: LossError.self) { try ce(logits: x, targets: Tensor([0, 1])) }
+        #expect(throws: LossError.self) { try ce(logits: x, targets: TestSupport.normal([3, 5], seed: 1)) }
+        #expect(throws: LossError.self) { try ce(logits: Tensor(scalar: 1.0), targets: Tensor(scalar: 0)) }
+        #expect(throws: LossError.self) {
+            try NLLLoss<Double>()(logProbabilities: x, targets: Tensor([0, 9, 1]))
+        }
+    }
+}
