@@ -34,3 +34,23 @@ func runLossKit(_ arguments: [String]) throws -> (status: Int32, stdout: String,
         #expect(r.status == (numbers.last == 0 ? 0 : 1))
     }
 }
+
+@Suite struct VerifyJSONTests {
+    @Test func jsonLinesHaveTheContractFields() throws {
+        let r = try runLossKit(["verify", "--json", "--precision", "double", TestSupport.torchCasesPath])
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 386)
+        for line in lines.dropLast() {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["id"] is String && object?["function"] is String)
+            #expect(["pass", "fail", "unsupported"].contains(object?["status"] as? String ?? ""))
+            #expect(object?.keys.contains("max_error") == true)
+        }
+        #expect(lines.last?.hasSuffix("skipped") == true)
+    }
+
+    @Test func badArgumentsExitWithTwo() throws {
+        #expect(try runLossKit(["verify", "--precision", "half", TestSupport.torchCasesPath]).status == 2)
+        #expect(try runLossKit(["verify"]).status == 2)
+    }
+}

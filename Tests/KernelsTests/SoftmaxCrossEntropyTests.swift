@@ -1,0 +1,102 @@
+import Kernels
+import Testing
+import _TestSupport
+
+/// Unfused reference: log-softmax in Double, then pick (and smooth) per row.
+func referenceCrossEntropy(
+    _ x: [Double], _ t: [Int], _ layout: AxisLayout, weight: [Double]?, ignore: Int, smoothing: Double
+) -> (loss: [Double], grad: [Double]) {
+    let logp = referenceSoftmax(x, layout, log: true)
+    var loss = [Double](repeating: 0, count: layout.rows), grad = [Double](repeating: 0, count: x.count)
+    let c = layout.length
+    for o in 0..<layout.outer {
+        for i in 0..<layout.inner {
+            let row = o * layout.inner + i
+            guard t[row] != ignore else { continue }
+            let at = { (k: Int) in (o * c + k) * layout.inner + i }
+            let w = { (k: Int) in weight?[k] ?? 1 }
+            var l = -(1 - smoothing) * w(t[row]) * logp[at(t[row])]
+            for k in 0..<c { l -= smoothing / Double(c) * w(k) * logp[at(k)] }
+            loss[row] = l
+            // d/dx_j of -sum_k a_k logp_k = p_j sum_k a_k - a_j
+            var a = [Double](repeating: 0, count: c)
+            a[t[row]] += (1 - smoothing) * w(t[row])
+            for k in 0..<c { a[k] += smoothing / Double(c) * w(k) }
+            let total = a.reduce(0, +)
+            for k in 0..<c { grad[at(k)] = Double.exp(logp[at(k)]) * total - a[k] }
+        }
+    }
+    return (loss, grad)
+}
+
+@Suite struct SoftmaxCrossEntropyTests {
+    @Test(arguments: [AxisLayout(outer: 9, length: 11), AxisLayout(outer: 3, length: 4, inner: 5)])
+    func matchesUnfusedReference(layout: AxisLayout) throws {
+        let x = TestSupport.normal([layout.count], scale: 3, seed: 70).scalars
+        var t = TestSupport.classIndices([layout.rows], classes: layout.length, seed: 71).scalars
+        t[1] = -100
+        let weight = TestSupport.uniform([layout.length], in: 0.2...2, seed: 72).scalars
+        for (w, smoothing) in [(nil, 0.0), (weight, 0.0), (weight, 0.25), (nil, 1.0)] as [([Double]?, Double)] {
+            let want = referenceCrossEntropy(x, t, layout, weight: w, ignore: -100, smoothing: smoothing)
+            var loss = [Double](repeating: 0, count: layout.rows), grad = [Double](repeating: 0, count: x.count)
+            try x.withUnsafeBufferPointer { xb in
+                try t.withUnsafeBufferPointer { tb in
+                    try loss.withUnsafeMutableBufferPointer { lb in
+                        try grad.withUnsafeMutableBufferPointer { gb in
+                            if let w {
+                                try w.withUnsafeBufferPointer { wb in
+                                    try softmaxCrossEntropy(
+                                        logits: xb, targets: tb, layout: layout, classWeights: wb, labelSmoothing: smoothing,
+                                        losses: lb, gradient: gb)
+                                }
+                            } else {
+                                try softmaxCrossEntropy(
+                                    logits: xb, targets: tb, layout: layout, labelSmoothing: smoothing, losses: lb, gradient: gb)
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(TestSupport.maxRelativeDifference(loss, want.loss, floor: 1e-9) < 1e-12)
+            #expect(TestSupport.maxRelativeDifference(grad, want.grad, floor: 1e-9) < 1e-10)
+            #expect(loss[1] == 0 && (0..<layout.length).allSatisfy { grad[$0 * layout.inner + (1 % layout.inner) + (1 / layout.inner) * layout.length * layout.inner] == 0 })
+        }
+    }
+
+    @Test func extremeLogitsStayFinite() throws {
+        let x: [Float] = [1e30, -1e30, 0, 88, 89, 90, -103, -104, -105]
+        let t = [0, 2, 1]
+        var loss = [Float](repeating: 0, count: 3), grad = [Float](repeating: 0, count: 9)
+        try x.withUnsafeBufferPointer { xb in
+            try t.withUnsafeBufferPointer { tb in
+                try loss.withUnsafeMutableBufferPointer { lb in
+                    try grad.withUnsafeMutableBufferPointer { gb in
+                        try softmaxCrossEntropy(logits: xb, targets: tb, layout: AxisLayout(outer: 3, length: 3), losses: lb, gradient: gb)
+                    }
+                }
+            }
+        }
+        #expect(loss[0] == 0)
+        #expect(abs(loss[1] - 0.40760596) < 1e-6)  // log(1 + e^-1 + e^-2)
+        #expect(abs(loss[2] - 1.40760596) < 1e-6)
+        #expect(grad.allSatisfy { $0.isFinite })
+    }
+
+    @Test func invalidTargetLeavesOutputsUntouched() {
+        let x: [Float] = [1, 2, 3, 4, 5, 6]
+        let t = [0, 3]
+        var loss: [Float] = [9, 9], grad = [Float](repeating: 9, count: 6)
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 3, validRange: "[0, 3)")) {
+            try x.withUnsafeBufferPointer { xb in
+                try t.withUnsafeBufferPointer { tb in
+                    try loss.withUnsafeMutableBufferPointer { lb in
+                        try grad.withUnsafeMutableBufferPointer { gb in
+                            try softmaxCrossEntropy(logits: xb, targets: tb, layout: AxisLayout(outer: 2, length: 3), losses: lb, gradient: gb)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(loss == [9, 9] && grad.allSatisfy { $0 == 9 })
+    }
+}

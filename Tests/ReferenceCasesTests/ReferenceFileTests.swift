@@ -1,0 +1,62 @@
+import Loss
+import ReferenceCases
+import Testing
+
+@Suite struct ReferenceFileTests {
+    func parse(_ text: String) throws -> ReferenceFile { try ReferenceFile(bytes: Array(text.utf8), path: "t.json") }
+
+    let valid = """
+        {"format":"loss-reference/1","cases":[{"id":"a","function":"mse_loss","options":{"reduction":"sum"},
+        "inputs":{"input":{"shape":[2],"dtype":"float32","data":[0.0,3.0]},"target":{"shape":[2],"dtype":"float32","data":[1,0]}},
+        "output":{"shape":[],"dtype":"float32","data":[10.0]},"upstream":{"shape":[],"dtype":"float32","data":[1.0]},
+        "gradients":{"input":{"shape":[2],"dtype":"float32","data":[-2.0,"Infinity"]}}}]}
+        """
+
+    @Test func parsesCasesKeepingInputOrderAndSpecialNumbers() throws {
+        let file = try parse(valid)
+        #expect(file.cases.count == 1)
+        let c = file.cases[0]
+        #expect(c.inputs.map(\.name) == ["input", "target"])
+        #expect(c.options["reduction"] == .string("sum"))
+        #expect(c.gradients["input"]!.values[1] == .infinity)
+    }
+
+    @Test func verifierReportsAWrongExpectedValueAsAFailure() throws {
+        let c = try parse(valid).cases[0]
+        let r = Verifier.run(c, precision: .double)
+        #expect(r.status == .fail)  // the file's gradient [ -2, inf ] is wrong on purpose: want [-2, 6]
+        #expect(r.message?.contains("gradient of input[1]") == true)
+    }
+
+    @Test(arguments: [
+        ("", "is not valid JSON"),
+        ("[1, 2]", "is not a JSON object"),
+        ("{\"format\":\"other/2\",\"cases\":[]}", "has format \"other/2\""),
+        ("{\"format\":\"loss-reference/1\"}", "has no \"cases\" array"),
+        ("{\"format\":\"loss-reference/1\",\"cases\":[{\"function\":\"x\"}]}", "has no string \"id\""),
+        ("{\"format\":\"loss-reference/1\",\"cases\":[{\"id\":\"a\",\"function\":\"mse_loss\",\"inputs\":{\"input\":{\"shape\":[3],\"data\":[1,2]}}}]}", "2 values for shape [3]"),
+        ("{\"format\":\"loss-reference/1\",\"cases\":[{\"id\":\"a\",\"function\":\"f\",\"inputs\":{\"t\":{\"shape\":[1],\"dtype\":\"int64\",\"data\":[1.5]}}}]}", "non-integer"),
+        ("{\"format\":\"loss-reference/1\",\"cases\":[{\"id\":\"a\",\"function\":\"f\",\"inputs\":{\"t\":{\"shape\":[1],\"data\":[\"nan\"]}}}]}", "where a number belongs"),
+        ("{\"format\":\"loss-reference/1\",\"cases\":[{\"id\":\"a\" \"function\":\"f\"}]}", "expected ',' or '}'"),
+    ])
+    func malformedFilesNameTheProblem(text: String, reason: String) {
+        do {
+            _ = try parse(text)
+            Issue.record("parsed a malformed file: \(text)")
+        } catch let LossError.malformedFile(path, message) {
+            #expect(path == "t.json")
+            #expect(message.contains(reason), "\(message)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func unknownFunctionsAndOptionsAreUnsupportedNotFailed() throws {
+        var c = try parse(valid).cases[0]
+        c.function = "no_such_loss"
+        #expect(Verifier.run(c, precision: .float).status == .unsupported)
+        c.function = "mse_loss"
+        c.options["frobnicate"] = .bool(true)
+        #expect(Verifier.run(c, precision: .float).status == .unsupported)
+    }
+}

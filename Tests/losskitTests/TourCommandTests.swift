@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+import _TestSupport
+
+@Suite struct TourCommandTests {
+    /// The tutorial's numbers, printed from values the library computed.
+    @Test func tourPrintsTheTutorialsNumbers() throws {
+        let r = try runLossKit(["tour"])
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        func value(_ prefix: String) -> Double? {
+            lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
+                .flatMap { $0.split(separator: ":").last }.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        }
+        #expect(value("MAE") == 2.0)
+        #expect(value("MSE") == 5.0)
+        #expect(value("RMSE") == 2.2361)
+        #expect(value("CE with probability targets") == 0.2881)
+        #expect(value("CE with class-index targets") == 0.2881)
+        #expect(value("NLL(LogSoftmax") == 0.2881)
+        #expect(value("BCE of [0.75, 0.25]") == 0.2877)  // -log 0.75
+        #expect(value("MAPE of") == 0.075)
+        #expect(r.stdout.contains("75% of the absolute errors, 90% of the squared errors"))
+        #expect(r.stdout.contains("0.7497   0.1499   0.1005"))  // softmax of the second row
+    }
+}
