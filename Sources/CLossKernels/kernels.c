@@ -1,18 +1,133 @@
-// Instantiates kernels_template.inc for float and double. Accumulations run in
-// double for both (sums of exponentials, row sums), so Float results carry only
-// the rounding of their inputs and outputs.
+// Instantiates the kernels: kernels_template.inc (any layout, Float and Double,
+// scalar loops with Double accumulators) and vector_kernels.inc (Float rows that
+// are contiguous, the common case, vectorized) once per instruction set.
+//
+// Runtime dispatch instead of compiler flags: a package that depends on LossKit
+// builds it with the toolchain's default flags (no unsafeFlags), and still gets
+// AVX-512 or AVX2+FMA code where the CPU has it. The choice is made once, when
+// the library is loaded, from __builtin_cpu_supports.
 #include "lk_kernels.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The vector helpers are static and inlined within one instruction set; their
+// vector ABI never crosses a boundary between sets.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float lk_vf __attribute__((ext_vector_type(16)));
+typedef int lk_vi __attribute__((ext_vector_type(16)));
+typedef double lk_vd __attribute__((ext_vector_type(16)));
+
+typedef struct {
+    void (*softmax_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
+    void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
+    void (*sum_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
+    void (*ce_index_rows)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t, float *,
+                          float *, const float *, float);
+    void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
+                         float *, const float *, float);
+    double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float);
+} lk_vtable;
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
+#define ISA avx512
+#include "vector_kernels.inc"
+#undef ISA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define ISA avx2
+#include "vector_kernels.inc"
+#undef ISA
+#pragma clang attribute pop
+#endif
+
+#define ISA base
+#include "vector_kernels.inc"
+#undef ISA
+
+static const lk_vtable *lk_active = &table_base;
+static int lk_active_level = 0;
+
+static int lk_cpu_has(int level) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (level == 2)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    if (level == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return level == 0;
+}
+
+int lk_set_instruction_set(int level) {
+    if (level < 0 || level > 2 || !lk_cpu_has(level)) return 0;
+#if defined(__x86_64__)
+    __atomic_store_n(&lk_active, level == 2 ? &table_avx512 : level == 1 ? &table_avx2 : &table_base, __ATOMIC_RELAXED);
+#endif
+    __atomic_store_n(&lk_active_level, level, __ATOMIC_RELAXED);
+    return 1;
+}
+
+int lk_instruction_set(void) { return __atomic_load_n(&lk_active_level, __ATOMIC_RELAXED); }
+
+// Every kernel call reads the table once, atomically: switching sets while other
+// threads compute is safe (each call runs wholly on one set).
+static inline const lk_vtable *lk_table(void) { return __atomic_load_n(&lk_active, __ATOMIC_RELAXED); }
+
+// Chooses the best instruction set once, at load time (before any thread can
+// call a kernel). LOSSKIT_ISA=base|avx2|avx512 caps the choice, for testing.
+__attribute__((constructor)) static void lk_choose_instruction_set(void) {
+    int cap = 2;
+    const char *env = getenv("LOSSKIT_ISA");
+    if (env && strcmp(env, "base") == 0) cap = 0;
+    if (env && strcmp(env, "avx2") == 0) cap = 1;
+    for (int level = cap; level >= 0; level--)
+        if (lk_set_instruction_set(level)) break;
+}
+
+double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
+                        const float *upstream, float scale) {
+    return lk_table()->pointwise_block(kind, x, y, n, values, grad, upstream, scale);
+}
+
+// Double: scalar loops with libm, the reference precision.
+double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
+                        const double *upstream, double scale) {
+    double total = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double d = x[i] - y[i], value, dx;
+        if (kind == 0) {
+            value = d * d;
+            dx = 2.0 * d;
+        } else if (kind == 1) {
+            value = fabs(d);
+            dx = d > 0 ? 1.0 : d < 0 ? -1.0 : d;
+        } else {
+            double e = exp(-fabs(x[i]));
+            value = (1.0 - y[i]) * x[i] + (x[i] < 0 ? -x[i] : 0.0) + log1p(e);
+            dx = (1.0 - y[i]) - (x[i] >= 0 ? e / (1.0 + e) : 1.0 / (1.0 + e));
+        }
+        total += value;
+        if (values) values[i] = value;
+        if (grad) grad[i] = scale * (upstream ? upstream[i] : 1.0) * dx;
+    }
+    return total;
+}
 
 #define T float
 #define S f32
 #define EXP expf
 #define LOG logf
+#define LK_VECTOR_ROWS lk_table()
 #include "kernels_template.inc"
 #undef T
 #undef S
 #undef EXP
 #undef LOG
+#undef LK_VECTOR_ROWS
 
 #define T double
 #define S f64

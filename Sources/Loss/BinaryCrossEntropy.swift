@@ -76,6 +76,22 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
         try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
     }
 
+    /// Without weights, the fused vectorized kernel; with them, the general path.
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        guard weight == nil && positiveWeight == nil else { return try weightedForward(inputs) }
+        return try pointwiseForward(.logisticWithLogits, inputs, reduction, 1)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        guard weight == nil && positiveWeight == nil else { return try weightedBackward(inputs, upstream: upstream) }
+        var g = try pointwiseBackward(.logisticWithLogits, inputs, upstream, reduction, 1)
+        // ∂f/∂y = -x (pos_weight = 1), times the upstream gradient seen by each element.
+        let x = try inputs.values("input")
+        let r = try ReductionGradient(upstream, reduction: reduction, shape: x.shape, count: x.count)
+        g["target"] = Tensor(uncheckedShape: x.shape, scalars: (0..<x.count).map { -x[flat: $0] * r[$0] })
+        return g
+    }
+
     func extraWeights(shape: [Int]) throws -> ((Int) -> Scalar)? {
         guard let positiveWeight else { return nil }
         return try broadcastOrOne(positiveWeight, to: shape, argument: "pos_weight")
@@ -132,13 +148,19 @@ extension ElementwiseWeightedLoss {
         return (input, target, w, e)
     }
 
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> { try weightedForward(inputs) }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try weightedBackward(inputs, upstream: upstream)
+    }
+
+    func weightedForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         let (input, target, w, e) = try prepare(inputs)
         let values = (0..<input.count).map { i in w(i) * value(input[flat: i], target[flat: i], e(i)) }
         return reduce(values, shape: input.shape, reduction)
     }
 
-    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+    func weightedBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         let (input, target, w, e) = try prepare(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: input.shape, count: input.count)
         var dx = [Scalar](repeating: 0, count: input.count), dy = dx

@@ -5,7 +5,19 @@
 /// Reduction: `mean` divides by the number of elements.
 public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
-    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+    /// Elements are split across up to this many threads; results do not depend on it.
+    public var threads: Int
+    public init(reduction: Reduction = .mean, threads: Int = 1) {
+        self.reduction = reduction
+        self.threads = threads
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try pointwiseForward(.absoluteError, inputs, reduction, threads)
+    }
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
+    }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { abs(x - y) }
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
@@ -20,7 +32,19 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Reduction: `mean` divides by the number of elements.
 public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
-    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+    /// Elements are split across up to this many threads; results do not depend on it.
+    public var threads: Int
+    public init(reduction: Reduction = .mean, threads: Int = 1) {
+        self.reduction = reduction
+        self.threads = threads
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try pointwiseForward(.squaredError, inputs, reduction, threads)
+    }
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
+    }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { (x - y) * (x - y) }
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
@@ -73,4 +97,50 @@ public struct MAPELoss<Scalar: KernelScalar>: ElementwiseLoss {
         let s = signum((x - y) / y)
         return (s / y, -s * x / (y * y))
     }
+}
+
+// MARK: - Fused kernel paths for L1 and MSE (value() and derivatives() above define
+// the same math; the tests check the two agree).
+
+func pointwiseForward<T: KernelScalar>(
+    _ kind: PointwiseLossKind, _ inputs: LossInputs<T>, _ reduction: Reduction, _ threads: Int
+) throws -> Tensor<T> {
+    let x = try inputs.values("input"), y = try inputs.values("target")
+    try checkSameShape(x, "input", y, "target")
+    var values = reduction == .none ? [T](repeating: 0, count: x.count) : nil
+    let total = try x.withUnsafeBufferPointer { xb in
+        try y.withUnsafeBufferPointer { yb in
+            try withOptionalMutableBuffer(&values) { vb in
+                try pointwiseLoss(kind, input: xb, target: yb, values: vb, threads: threads)
+            }
+        }
+    }
+    switch reduction {
+    case .none: return Tensor(uncheckedShape: x.shape, scalars: values!)
+    case .sum: return Tensor(scalar: total)
+    case .mean: return Tensor(scalar: x.count == 0 ? .nan : total / T(x.count))
+    }
+}
+
+func pointwiseBackward<T: KernelScalar>(
+    _ kind: PointwiseLossKind, _ inputs: LossInputs<T>, _ upstream: Tensor<T>, _ reduction: Reduction, _ threads: Int
+) throws -> [String: Tensor<T>] {
+    let x = try inputs.values("input"), y = try inputs.values("target")
+    try checkSameShape(x, "input", y, "target")
+    try checkUpstream(upstream, reducedShape(x.shape, reduction))
+    var gradient = [T](repeating: 0, count: x.count)
+    let scale: T = reduction == .none ? 1 : reduction == .sum ? upstream[flat: 0] : upstream[flat: 0] / T(x.count)
+    _ = try x.withUnsafeBufferPointer { xb in
+        try y.withUnsafeBufferPointer { yb in
+            try gradient.withUnsafeMutableBufferPointer { gb in
+                try withOptionalBuffer(reduction == .none ? upstream : nil) { ub in
+                    try pointwiseLoss(kind, input: xb, target: yb, gradient: gb, gradientScale: scale, upstream: ub, threads: threads)
+                }
+            }
+        }
+    }
+    return [
+        "input": Tensor(uncheckedShape: x.shape, scalars: gradient),
+        "target": Tensor(uncheckedShape: x.shape, scalars: gradient.map { -$0 }),
+    ]
 }

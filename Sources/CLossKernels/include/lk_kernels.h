@@ -44,4 +44,21 @@ LK_DECLARE(double, f64)
 
 #undef LK_DECLARE
 
+
+
+// Instruction set of the vectorized Float kernels: 0 = baseline x86-64 (or any
+// other CPU), 1 = AVX2 + FMA, 2 = AVX-512. Chosen at load time; setting it
+// returns 0 (and changes nothing) when the CPU lacks the set. Switching is
+// atomic: a kernel call already running finishes on the set it started with.
+int lk_set_instruction_set(int level);
+int lk_instruction_set(void);
+
+// Pointwise losses over n elements: kind 0 = (x - y)^2, 1 = |x - y|,
+// 2 = logistic loss on logits (1 - y) x + log(1 + exp(-x)). Returns the sum
+// (accumulated in double); writes per-element values and/or the gradient
+// scale * upstream_i * d value_i / d x_i when the pointers are not NULL.
+double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
+                        const float *upstream, float scale);
+double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
+                        const double *upstream, double scale);
 #endif

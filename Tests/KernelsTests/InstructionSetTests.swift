@@ -1,0 +1,111 @@
+import Kernels
+import Testing
+import _TestSupport
+
+/// Every instruction set this CPU supports computes the vectorized Float kernels
+/// to Float accuracy against Double references (including tails shorter than a vector).
+@Suite(.serialized) struct InstructionSetTests {
+    static var supported: [InstructionSet] {
+        let original = InstructionSet.active
+        defer { InstructionSet.select(original) }
+        return InstructionSet.allCases.filter { InstructionSet.select($0) }
+    }
+
+    func withSet<R>(_ set: InstructionSet, _ body: () throws -> R) rethrows -> R {
+        let original = InstructionSet.active
+        defer { InstructionSet.select(original) }
+        #expect(InstructionSet.select(set))
+        return try body()
+    }
+
+    @Test func baselineIsAlwaysAvailable() {
+        #expect(Self.supported.contains(.baseline))
+    }
+
+    @Test func softmaxAndCrossEntropyOnEverySet() throws {
+        for set in Self.supported {
+            for length in [1, 15, 16, 17, 100, 1000] {
+                let layout = AxisLayout(outer: 5, length: length)
+                // References see exactly the Float inputs, so only the kernels' own error is measured.
+                let x = TestSupport.normal([layout.count], scale: 4, seed: UInt64(90 + length)).scalars.map { Float($0) }
+                let xd = x.map { Double($0) }
+                var y = [Float](repeating: 0, count: x.count), ly = y
+                try withSet(set) {
+                    try x.withUnsafeBufferPointer { xb in
+                        try y.withUnsafeMutableBufferPointer { try softmax(xb, layout: layout, into: $0) }
+                        try ly.withUnsafeMutableBufferPointer { try logSoftmax(xb, layout: layout, into: $0) }
+                    }
+                }
+                let want = referenceSoftmax(xd, layout, log: false), wantLog = referenceSoftmax(xd, layout, log: true)
+                // Float rounds x - m itself (relative error up to |x - m|·2^-24 in exp), as PyTorch does;
+                // that matters only for tiny probabilities, hence the absolute term.
+                let worst = zip(y, want).map { abs(Double($0) - $1) / (1e-6 * $1 + 1e-9) }.max()!
+                #expect(worst <= 1, "\(set) softmax n=\(length) worst \(worst)")
+                #expect(zip(ly, wantLog).allSatisfy { abs(Double($0) - $1) <= 2e-6 * max(abs($1), 1) }, "\(set) log n=\(length)")
+
+                let t = TestSupport.classIndices([layout.rows], classes: length, seed: 7).scalars
+                let ref = referenceCrossEntropy(xd, t, layout, weight: nil, ignore: -100, smoothing: 0.1)
+                var loss = [Float](repeating: 0, count: layout.rows), grad = [Float](repeating: 0, count: x.count)
+                try withSet(set) {
+                    try x.withUnsafeBufferPointer { xb in
+                        try t.withUnsafeBufferPointer { tb in
+                            try loss.withUnsafeMutableBufferPointer { lb in
+                                try grad.withUnsafeMutableBufferPointer { gb in
+                                    try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, labelSmoothing: 0.1, losses: lb, gradient: gb)
+                                }
+                            }
+                        }
+                    }
+                }
+                #expect(zip(loss, ref.loss).allSatisfy { abs(Double($0) - $1) <= 1e-6 * abs($1) + 1e-7 }, "\(set) CE loss n=\(length)")
+                #expect(zip(grad, ref.grad).allSatisfy { abs(Double($0) - $1) <= 1e-6 }, "\(set) CE grad n=\(length)")
+            }
+        }
+    }
+
+    @Test func pointwiseLossesOnEverySet() throws {
+        let n = 1037
+        let x = TestSupport.normal([n], scale: 5, seed: 95).scalars.map { Float($0) }
+        let y = TestSupport.uniform([n], in: 0...1, seed: 96).scalars.map { Float($0) }
+        let xd = x.map { Double($0) }, yd = y.map { Double($0) }
+        for kind in PointwiseLossKind.allCases {
+            let wantD: (sum: Double, grad: [Double]) = try {
+                var g = [Double](repeating: 0, count: n)
+                let s = try xd.withUnsafeBufferPointer { xb in
+                    try yd.withUnsafeBufferPointer { yb in try g.withUnsafeMutableBufferPointer { try pointwiseLoss(kind, input: xb, target: yb, gradient: $0) } }
+                }
+                return (s, g)
+            }()
+            // The Double path is plain libm; check it against the formulas once.
+            let direct = zip(xd, yd).map { a, b -> Double in
+                switch kind {
+                case .squaredError: return (a - b) * (a - b)
+                case .absoluteError: return abs(a - b)
+                case .logisticWithLogits: return (1 - b) * a + Double.log1p(Double.exp(-a))
+                }
+            }.reduce(0, +)
+            #expect(abs(wantD.sum - direct) <= 1e-12 * abs(direct))
+            for set in Self.supported {
+                var g = [Float](repeating: 0, count: n)
+                let s = try withSet(set) {
+                    try x.withUnsafeBufferPointer { xb in
+                        try y.withUnsafeBufferPointer { yb in try g.withUnsafeMutableBufferPointer { try pointwiseLoss(kind, input: xb, target: yb, gradient: $0) } }
+                    }
+                }
+                #expect(abs(Double(s) - wantD.sum) <= 1e-6 * abs(wantD.sum), "\(kind) \(set)")
+                #expect(zip(g, wantD.grad).allSatisfy { abs(Double($0) - $1) <= 1e-6 * max(abs($1), 1) }, "\(kind) \(set)")
+            }
+        }
+    }
+
+    @Test func pointwiseSumDoesNotDependOnThreadCount() throws {
+        let n = 1 << 20
+        let x = TestSupport.normal([n], seed: 97).scalars.map { Float($0) }, y = TestSupport.normal([n], seed: 98).scalars.map { Float($0) }
+        let sums = try [1, 2, 3, 8].map { threads in
+            try x.withUnsafeBufferPointer { xb in
+                try y.withUnsafeBufferPointer { try pointwiseLoss(.squaredError, input: xb, target: $0, threads: threads) }
+            }
+        }
+        #expect(sums.allSatisfy { $0 == sums[0] })
+    }
+}
