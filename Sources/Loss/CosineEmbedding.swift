@@ -49,9 +49,8 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
         var outputShape: [Int]
     }
 
-    /// Per row: the dot product and both regularised squared norms, accumulated in Double.
+    /// Per row: both regularised squared norms and the cosine (sums accumulated in Double).
     private struct RowStats {
-        var dot: Scalar
         var m1: Scalar
         var m2: Scalar
         var cos: Scalar
@@ -91,8 +90,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             s2 += v * v
         }
         let m1 = Scalar(s1) + Self.epsilon, m2 = Scalar(s2) + Self.epsilon
-        let d = Scalar(dot)
-        return RowStats(dot: d, m1: m1, m2: m2, cos: d / Scalar.sqrt(m1 * m2))
+        return RowStats(m1: m1, m2: m2, cos: Scalar(dot) / Scalar.sqrt(m1 * m2))
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
