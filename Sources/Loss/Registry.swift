@@ -5,6 +5,9 @@ public enum LossRegistry {
     public static let functionNames: [String] = [
         "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
+        // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses
+        "multi_margin_loss", "multilabel_soft_margin_loss", "multilabel_margin_loss", "focal_cross_entropy",
+        "cross_entropy_z_loss", "cosine_embedding_loss",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -41,6 +44,25 @@ public enum LossRegistry {
                 weight: o.constant("weight"), positiveWeight: o.constant("pos_weight"), reduction: try o.reduction())
         case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
             loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
+        // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses
+        case "multi_margin_loss":
+            loss = MultiMarginLoss<T>(
+                p: try o.int("p", default: 1), margin: T(try o.double("margin", default: 1)),
+                weight: o.constant("weight"), reduction: try o.reduction())
+        case "multilabel_soft_margin_loss":
+            loss = MultiLabelSoftMarginLoss<T>(weight: o.constant("weight"), reduction: try o.reduction())
+        case "multilabel_margin_loss":
+            loss = MultiLabelMarginLoss<T>(reduction: try o.reduction())
+        case "focal_cross_entropy":
+            loss = FocalCrossEntropyLoss<T>(
+                gamma: T(try o.double("gamma", default: 2)), alpha: try o.optionalDouble("alpha").map { T($0) },
+                reduction: try o.reduction())
+        case "cross_entropy_z_loss":
+            loss = CrossEntropyZLoss<T>(
+                zLoss: T(try o.double("z_loss", default: 1e-4)), ignoreIndex: try o.int("ignore_index", default: -100),
+                reduction: try o.reduction())
+        case "cosine_embedding_loss":
+            loss = CosineEmbeddingLoss<T>(margin: T(try o.double("margin", default: 0)), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }

@@ -1,0 +1,133 @@
+/// Cosine embedding loss, `torch.nn.functional.cosine_embedding_loss`.
+///
+/// Inputs: `input1`, `input2` of shape `(N, D)` with target `(N)`, or `(D)`
+/// with a 0-d target; target values are `1` (similar) or `-1` (dissimilar).
+/// With PyTorch's regularised cosine (`ε = 1e-12` added to each *squared* norm,
+/// not a clamp of the norms as in `F.cosine_similarity`):
+///
+///     m1 = |a|² + ε,  m2 = |b|² + ε,  cos = a·b / sqrt(m1 m2)
+///     loss = 1 - cos                      if y = 1
+///     loss = max(0, cos - margin)         if y = -1
+///
+/// Gradients (the target has none): `∂cos/∂a = b / sqrt(m1 m2) - cos · a / m1`,
+/// `∂cos/∂b = a / sqrt(m1 m2) - cos · b / m2`, times `-1` for `y = 1` and times
+/// `[cos - margin >= 0]` for `y = -1` (at the kink the gradient passes, as
+/// PyTorch's `clamp_min` backward does). Because of `ε`, a zero vector gives
+/// `cos = 0` and a finite (very large) gradient rather than NaN, as in PyTorch.
+///
+/// Reduction: `none` gives `(N)` (or `()`); `mean` divides by `N`.
+///
+/// Surprise: PyTorch silently gives 0 loss for a target that is neither 1 nor
+/// -1; LossKit throws ``LossError/invalidValue(argument:position:value:expected:)``
+/// instead. `input1` and `input2` must have equal shapes (no broadcasting), and
+/// `margin` must be finite.
+public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
+    public var margin: Scalar
+    public var reduction: Reduction
+
+    public init(margin: Scalar = 0, reduction: Reduction = .mean) {
+        self.margin = margin
+        self.reduction = reduction
+    }
+
+    /// PyTorch's `EPSILON`, added to each squared norm.
+    static var epsilon: Scalar { Scalar(1e-12) }
+
+    public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .constant("target")] }
+
+    /// The loss of pairs of embeddings against labels of 1 (similar) and -1 (dissimilar).
+    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input1": .values(input1), "input2": .values(input2), "target": .values(targets)]))
+    }
+
+    private struct Rows {
+        var a: Tensor<Scalar>
+        var b: Tensor<Scalar>
+        var y: Tensor<Scalar>
+        var samples: Int
+        var dimension: Int
+        var outputShape: [Int]
+    }
+
+    /// Per row: both regularised squared norms and the cosine (sums accumulated in Double).
+    private struct RowStats {
+        var m1: Scalar
+        var m2: Scalar
+        var cos: Scalar
+    }
+
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> Rows {
+        guard margin.isFinite else {
+            throw LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a finite number")
+        }
+        let a = try inputs.values("input1"), b = try inputs.values("input2"), y = try inputs.values("target")
+        guard a.rank == 1 || a.rank == 2 else {
+            throw LossError.shapeMismatch(argument: "input1", expected: "(N, D) or (D)", actual: describeShape(a.shape))
+        }
+        try checkSameShape(a, "input1", b, "input2")
+        let samples = a.rank == 2 ? a.shape[0] : 1
+        let outputShape = a.rank == 2 ? [samples] : []
+        guard y.shape == outputShape else {
+            throw LossError.shapeMismatch(
+                argument: "target",
+                expected: "\(describeShape(outputShape)) (one label per \(a.rank == 2 ? "row of input1" : "pair of 1-d inputs"))",
+                actual: describeShape(y.shape))
+        }
+        try y.withUnsafeBufferPointer { t in
+            for (position, v) in t.enumerated() where v != 1 && v != -1 {
+                throw LossError.invalidValue(argument: "target", position: position, value: Double(v), expected: "1 or -1")
+            }
+        }
+        return Rows(a: a, b: b, y: y, samples: samples, dimension: a.shape[a.rank - 1], outputShape: outputShape)
+    }
+
+    private func stats(_ r: Rows, _ n: Int, _ a: UnsafeBufferPointer<Scalar>, _ b: UnsafeBufferPointer<Scalar>) -> RowStats {
+        var dot = 0.0, s1 = 0.0, s2 = 0.0
+        for k in (n * r.dimension)..<((n + 1) * r.dimension) {
+            let u = Double(a[k]), v = Double(b[k])
+            dot += u * v
+            s1 += u * u
+            s2 += v * v
+        }
+        let m1 = Scalar(s1) + Self.epsilon, m2 = Scalar(s2) + Self.epsilon
+        return RowStats(m1: m1, m2: m2, cos: Scalar(dot) / Scalar.sqrt(m1 * m2))
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let r = try prepare(inputs)
+        var losses = [Scalar](repeating: 0, count: r.samples)
+        r.a.withUnsafeBufferPointer { a in
+            r.b.withUnsafeBufferPointer { b in
+                for n in 0..<r.samples {
+                    let cos = stats(r, n, a, b).cos
+                    losses[n] = r.y[flat: n] == 1 ? 1 - cos : max(0, cos - margin)
+                }
+            }
+        }
+        return reduce(losses, shape: r.outputShape, reduction)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let r = try prepare(inputs)
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: r.outputShape, count: r.samples)
+        var da = [Scalar](repeating: 0, count: r.a.count), db = da
+        r.a.withUnsafeBufferPointer { a in
+            r.b.withUnsafeBufferPointer { b in
+                for n in 0..<r.samples {
+                    let s = stats(r, n, a, b)
+                    let dCos: Scalar = r.y[flat: n] == 1 ? -1 : (s.cos - margin >= 0 ? 1 : 0)
+                    let scale = g[n] * dCos
+                    let invNorm = 1 / Scalar.sqrt(s.m1 * s.m2)
+                    for k in (n * r.dimension)..<((n + 1) * r.dimension) {
+                        da[k] = scale * (b[k] * invNorm - s.cos * a[k] / s.m1)
+                        db[k] = scale * (a[k] * invNorm - s.cos * b[k] / s.m2)
+                    }
+                }
+            }
+        }
+        return [
+            "input1": Tensor(uncheckedShape: r.a.shape, scalars: da),
+            "input2": Tensor(uncheckedShape: r.b.shape, scalars: db),
+        ]
+    }
+}

@@ -1,0 +1,231 @@
+/// Multi-label one-versus-all logistic loss, `torch.nn.functional.multilabel_soft_margin_loss`.
+///
+/// Input: logits with the classes on the **last** axis, `(C)`, `(N, C)` or
+/// `(N, ..., C)`; target: the input's shape (0/1 labels, or soft labels).
+/// With `sp(x) = log(1 + exp(x))` (computed without overflow), per sample:
+///
+///     loss = (1 / C) · sum_c w_c (y_c · sp(-x_c) + (1 - y_c) · sp(x_c))
+///          = -(1 / C) · sum_c w_c (y_c log σ(x_c) + (1 - y_c) log σ(-x_c))
+///
+/// Gradients: `∂/∂x_c = w_c (σ(x_c) - y_c) / C` and `∂/∂y_c = -w_c x_c / C`
+/// (PyTorch differentiates the target too).
+///
+/// Reduction: PyTorch first *averages over classes* within each sample (the
+/// `1 / C` above, whatever the weights), then reduces over samples: `none`
+/// gives the input's shape without the class axis (`()` for a 1-d input),
+/// `mean` divides the sum by the number of samples.
+///
+/// `weight` must hold one weight per class (shape `(C)`); PyTorch would also
+/// broadcast other shapes, which LossKit rejects. Targets are not restricted to
+/// {0, 1}: the formula above is applied to any value, as in PyTorch.
+public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
+    /// One weight per class, or nil for all ones.
+    public var weight: Tensor<Scalar>?
+    public var reduction: Reduction
+
+    public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
+        self.weight = weight
+        self.reduction = reduction
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
+
+    /// The loss of logits against multi-hot (or soft) labels of the same shape.
+    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
+    }
+
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, classes: Int, [Int]) {
+        let input = try inputs.values("input"), target = try inputs.values("target")
+        guard let classes = input.shape.last else {
+            throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: describeShape(input.shape))
+        }
+        try checkSameShape(input, "input", target, "target")
+        guard classes > 0 else {
+            throw LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")
+        }
+        if let weight, weight.shape != [classes] {
+            throw LossError.shapeMismatch(
+                argument: "weight", expected: "[\(classes)] (one weight per class)", actual: describeShape(weight.shape))
+        }
+        return (input, target, classes, Array(input.shape.dropLast()))
+    }
+
+    /// `log(1 + exp(x))` without overflow.
+    @inline(__always) private static func softplus(_ x: Scalar) -> Scalar {
+        max(x, 0) + Scalar.log1p(Scalar.exp(-abs(x)))
+    }
+
+    @inline(__always) private static func sigmoid(_ x: Scalar) -> Scalar {
+        if x >= 0 { return 1 / (1 + Scalar.exp(-x)) }
+        let e = Scalar.exp(x)
+        return e / (1 + e)
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let (input, target, c, sampleShape) = try prepare(inputs)
+        let rows = input.count / c
+        var losses = [Scalar](repeating: 0, count: rows)
+        input.withUnsafeBufferPointer { x in
+            target.withUnsafeBufferPointer { y in
+                for r in 0..<rows {
+                    var total: Scalar = 0
+                    for k in 0..<c {
+                        let i = r * c + k
+                        let term = y[i] * Self.softplus(-x[i]) + (1 - y[i]) * Self.softplus(x[i])
+                        total += (weight?[flat: k] ?? 1) * term
+                    }
+                    losses[r] = total / Scalar(c)
+                }
+            }
+        }
+        return reduce(losses, shape: sampleShape, reduction)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let (input, target, c, sampleShape) = try prepare(inputs)
+        let rows = input.count / c
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: sampleShape, count: rows)
+        var dx = [Scalar](repeating: 0, count: input.count), dy = dx
+        input.withUnsafeBufferPointer { x in
+            target.withUnsafeBufferPointer { y in
+                for r in 0..<rows {
+                    let scale = g[r] / Scalar(c)
+                    for k in 0..<c {
+                        let i = r * c + k
+                        let s = scale * (weight?[flat: k] ?? 1)
+                        dx[i] = s * (Self.sigmoid(x[i]) - y[i])
+                        dy[i] = -s * x[i]
+                    }
+                }
+            }
+        }
+        return [
+            "input": Tensor(uncheckedShape: input.shape, scalars: dx),
+            "target": Tensor(uncheckedShape: input.shape, scalars: dy),
+        ]
+    }
+}
+
+/// Multi-label hinge loss, `torch.nn.functional.multilabel_margin_loss`.
+///
+/// Input: scores `(C)` or `(N, C)`; target: `Int` tensor of the **same shape**
+/// holding, per sample, the indices of its target classes followed by `-1`:
+/// the first `-1` ends the list and every entry after it is ignored (a full
+/// row without `-1` uses all `C` entries). With `T` the set of target classes
+/// and `j` running over the list (duplicates included), per sample:
+///
+///     loss = (1 / C) · sum_{j in list} sum_{i ∉ T} max(0, 1 - (x_j - x_i))
+///
+/// Gradient: every term with `1 - x_j + x_i > 0` adds `1 / C` to `∂/∂x_i` and
+/// `-1 / C` to `∂/∂x_j` (0 at the kink, as PyTorch tests `> 0`).
+///
+/// Reduction: `none` gives `(N)` for a 2-d input and `()` for a 1-d input;
+/// `mean` divides the sum by `N`.
+///
+/// Surprises in PyTorch's behaviour, which LossKit reproduces: the
+/// normalisation is by `C`, not by the number of (target, non-target) pairs;
+/// an index listed twice counts twice; a sample with an empty list (first
+/// entry `-1`) has loss 0. Every entry, including those after the first `-1`,
+/// must lie in `[-1, C)` (PyTorch checks the whole target too); otherwise
+/// ``LossError/indexOutOfRange(argument:position:index:validRange:)`` is thrown.
+public struct MultiLabelMarginLoss<Scalar: KernelScalar>: LossFunction {
+    public var reduction: Reduction
+
+    public init(reduction: Reduction = .mean) {
+        self.reduction = reduction
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
+
+    /// The loss of class scores against `-1`-terminated lists of target classes.
+    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
+    }
+
+    private struct Prepared {
+        var input: Tensor<Scalar>
+        /// Per sample, the listed target classes (up to the first -1).
+        var lists: [[Int]]
+        var classes: Int
+        var outputShape: [Int]
+    }
+
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> Prepared {
+        let input = try inputs.values("input"), target = try inputs.indices("target")
+        guard input.rank == 1 || input.rank == 2 else {
+            throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: describeShape(input.shape))
+        }
+        guard target.shape == input.shape else {
+            throw LossError.shapeMismatch(
+                argument: "target", expected: "\(describeShape(input.shape)) (the shape of input)",
+                actual: describeShape(target.shape))
+        }
+        let classes = input.shape[input.rank - 1]
+        let samples = input.rank == 1 ? 1 : input.shape[0]
+        guard classes > 0 else {
+            throw LossError.emptyInput(argument: "input", reason: "multilabel_margin_loss needs at least one class")
+        }
+        var lists: [[Int]] = []
+        lists.reserveCapacity(samples)
+        try target.withUnsafeBufferPointer { t in
+            for (position, index) in t.enumerated() where index < -1 || index >= classes {
+                throw LossError.indexOutOfRange(
+                    argument: "target", position: position, index: index, validRange: "[-1, \(classes)) (-1 ends the list)")
+            }
+            for n in 0..<samples {
+                let row = t[(n * classes)..<((n + 1) * classes)]
+                lists.append(Array(row.prefix { $0 >= 0 }))
+            }
+        }
+        return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 1 ? [] : [samples])
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let s = try prepare(inputs)
+        let c = s.classes
+        var losses = [Scalar](repeating: 0, count: s.lists.count)
+        var isTarget = [Bool](repeating: false, count: c)
+        s.input.withUnsafeBufferPointer { x in
+            for (n, list) in s.lists.enumerated() {
+                for k in 0..<c { isTarget[k] = false }
+                for j in list { isTarget[j] = true }
+                let row = n * c
+                var total: Scalar = 0
+                for j in list {
+                    let xj = x[row + j]
+                    for i in 0..<c where !isTarget[i] {
+                        let z = 1 - xj + x[row + i]
+                        if z > 0 { total += z }
+                    }
+                }
+                losses[n] = total / Scalar(c)
+            }
+        }
+        return reduce(losses, shape: s.outputShape, reduction)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let s = try prepare(inputs)
+        let c = s.classes
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.lists.count)
+        var grad = [Scalar](repeating: 0, count: s.input.count)
+        var isTarget = [Bool](repeating: false, count: c)
+        s.input.withUnsafeBufferPointer { x in
+            for (n, list) in s.lists.enumerated() {
+                for k in 0..<c { isTarget[k] = false }
+                for j in list { isTarget[j] = true }
+                let row = n * c
+                let d = g[n] / Scalar(c)
+                for j in list {
+                    let xj = x[row + j]
+                    for i in 0..<c where !isTarget[i] && 1 - xj + x[row + i] > 0 {
+                        grad[row + i] += d
+                        grad[row + j] -= d
+                    }
+                }
+            }
+        }
+        return ["input": Tensor(uncheckedShape: s.input.shape, scalars: grad)]
+    }
+}

@@ -1,0 +1,111 @@
+/// Cross-entropy with an auxiliary z-loss (PaLM, Chowdhery et al. 2022), as
+/// `make_cases.py`'s `cross_entropy_z_loss` defines it (PyTorch has no such function).
+///
+/// Input: logits `(C)`, `(N, C)` or `(N, C, d1, ..., dk)` (classes on axis 1);
+/// target: class indices of the input's shape without the class axis. With
+/// `lse = log sum_c exp(x_c)` (the fused ``logSumExp`` kernel), per sample:
+///
+///     loss = lse - x_t + z_loss · lse²        (0 when t == ignoreIndex)
+///
+/// Gradient: `∂loss/∂x_c = s_c (1 + 2 z_loss · lse) - [c = t]` with
+/// `s = softmax(x)`, and 0 for ignored samples.
+///
+/// Reduction: `none` keeps one value per sample (0 where ignored); `sum` adds
+/// them; `mean` divides the sum by the **number of samples not ignored** (no
+/// class weights here), so if every sample is ignored the mean is NaN (0/0),
+/// as in the reference formula and as `cross_entropy` does in PyTorch.
+///
+/// Bad input throws: a negative or non-finite `z_loss`
+/// (``LossError/invalidOption(name:value:expected:)``), shapes, and class
+/// indices outside `[0, C)` other than `ignoreIndex`.
+public struct CrossEntropyZLoss<Scalar: KernelScalar>: LossFunction {
+    /// The coefficient of `lse²` (PaLM uses 1e-4).
+    public var zLoss: Scalar
+    public var ignoreIndex: Int
+    public var reduction: Reduction
+
+    public init(zLoss: Scalar = 1e-4, ignoreIndex: Int = -100, reduction: Reduction = .mean) {
+        self.zLoss = zLoss
+        self.ignoreIndex = ignoreIndex
+        self.reduction = reduction
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
+
+    /// The loss of logits against class indices.
+    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
+    }
+
+    /// Validated inputs and the per-row log-sum-exp.
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (ClassAxis, Tensor<Scalar>, Tensor<Int>, [Scalar]) {
+        guard zLoss.isFinite && zLoss >= 0 else {
+            throw LossError.invalidOption(name: "z_loss", value: "\(zLoss)", expected: "a finite number >= 0")
+        }
+        let input = try inputs.values("input"), target = try inputs.indices("target")
+        let axis = try ClassAxis(inputShape: input.shape)
+        try axis.checkIndexTargets(target)
+        try axis.checkIndices(target, ignoreIndex: ignoreIndex)
+        var lse = [Scalar](repeating: 0, count: axis.layout.rows)
+        try input.withUnsafeBufferPointer { x in
+            try lse.withUnsafeMutableBufferPointer { out in try logSumExp(x, layout: axis.layout, into: out) }
+        }
+        return (axis, input, target, lse)
+    }
+
+    /// Flat index of (sample row, class) in the input.
+    private func offset(_ row: Int, _ cls: Int, _ layout: AxisLayout) -> Int {
+        let o = row / layout.inner, i = row % layout.inner
+        return (o * layout.length + cls) * layout.inner + i
+    }
+
+    /// The number of samples not ignored: the mean's denominator.
+    private func keptCount(_ target: Tensor<Int>) -> Int {
+        target.withUnsafeBufferPointer { t in t.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) } }
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let (axis, input, target, lse) = try prepare(inputs)
+        var losses = [Scalar](repeating: 0, count: axis.layout.rows)
+        for row in 0..<losses.count {
+            let t = target[flat: row]
+            guard t != ignoreIndex else { continue }
+            let m = lse[row]
+            losses[row] = m - input[flat: offset(row, t, axis.layout)] + zLoss * m * m
+        }
+        switch reduction {
+        case .none, .sum:
+            return reduce(losses, shape: axis.sampleShape, reduction)
+        case .mean:
+            let total = losses.withUnsafeBufferPointer { sum($0) }
+            return Tensor(scalar: total / Scalar(keptCount(target)))
+        }
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let (axis, input, target, lse) = try prepare(inputs)
+        let layout = axis.layout
+        try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))
+        let uniform: Scalar
+        switch reduction {
+        case .none: uniform = 0
+        case .sum: uniform = upstream[flat: 0]
+        case .mean: uniform = upstream[flat: 0] / Scalar(keptCount(target))
+        }
+        var grad = [Scalar](repeating: 0, count: input.count)
+        input.withUnsafeBufferPointer { x in
+            for row in 0..<layout.rows {
+                let t = target[flat: row]
+                guard t != ignoreIndex else { continue }
+                let g = reduction == .none ? upstream[flat: row] : uniform
+                let m = lse[row]
+                let softmaxScale = g * (1 + 2 * zLoss * m)
+                for c in 0..<layout.length {
+                    let k = offset(row, c, layout)
+                    grad[k] = softmaxScale * Scalar.exp(x[k] - m) - (c == t ? g : 0)
+                }
+            }
+        }
+        return ["input": Tensor(uncheckedShape: input.shape, scalars: grad)]
+    }
+}

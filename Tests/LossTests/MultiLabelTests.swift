@@ -1,0 +1,146 @@
+import Loss
+import Testing
+import _TestSupport
+
+@Suite struct MultiLabelSoftMarginTests {
+    let x = TestSupport.normal([4, 5], scale: 2, seed: 201)
+    let y = TestSupport.uniform([4, 5], in: 0...1, seed: 202)
+    let w = TestSupport.uniform([5], in: 0.5...2.0, seed: 203)
+
+    var inputs: LossInputs<Double> { LossInputs(["input": .values(x), "target": .values(y)]) }
+
+    @Test func averagesOverClassesThenSamples() throws {
+        // One sample, two classes, target (1, 0), logits (0, 0): each term is log 2, averaged over C = 2.
+        let loss = try MultiLabelSoftMarginLoss<Double>(reduction: .none)(
+            logits: try Tensor(shape: [1, 2], scalars: [0, 0]), targets: try Tensor(shape: [1, 2], scalars: [1, 0]))
+        #expect(loss.shape == [1])
+        #expect(abs(loss[flat: 0] - 0.6931471805599453) < 1e-15)
+        let none = try MultiLabelSoftMarginLoss<Double>(weight: w, reduction: .none).forward(inputs)
+        let mean = try MultiLabelSoftMarginLoss<Double>(weight: w, reduction: .mean).forward(inputs)
+        #expect(none.shape == [4])
+        #expect(abs(mean.scalar! - none.scalars.reduce(0, +) / 4) < 1e-14)
+    }
+
+    @Test func largeLogitsStayFinite() throws {
+        let loss = try MultiLabelSoftMarginLoss<Double>(reduction: .sum)(
+            logits: Tensor([1000, -1000]), targets: Tensor([0, 1]))
+        #expect(abs(loss.scalar! - 1000) < 1e-9)
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func gradientCheck(reduction: Reduction) throws {
+        for weight in [nil, w] {
+            let loss = MultiLabelSoftMarginLoss<Double>(weight: weight, reduction: reduction)
+            let report = try GradientCheck.check(loss, inputs: inputs)
+            #expect(report.passes(tolerance: 1e-7), "weight=\(weight != nil): \(report)")
+        }
+        // 1-d and 3-d inputs: the class axis is the last one.
+        for shape in [[5], [2, 3, 5]] {
+            let i = LossInputs<Double>([
+                "input": .values(TestSupport.normal(shape, scale: 2, seed: 204)),
+                "target": .values(TestSupport.uniform(shape, in: 0...1, seed: 205)),
+            ])
+            let loss = MultiLabelSoftMarginLoss<Double>(weight: w, reduction: reduction)
+            #expect(try loss.forward(i).shape == (reduction == .none ? Array(shape.dropLast()) : []))
+            let report = try GradientCheck.check(loss, inputs: i)
+            #expect(report.passes(tolerance: 1e-7), "shape \(shape): \(report)")
+        }
+    }
+
+    @Test func badInputsThrowTypedErrors() {
+        #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "[5] (one weight per class)", actual: "[4, 5]")) {
+            try MultiLabelSoftMarginLoss<Double>(weight: try Tensor(zeros: [4, 5])).forward(inputs)
+        }
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[4]")) {
+            try MultiLabelSoftMarginLoss<Double>()(logits: x, targets: Tensor([1, 0, 1, 0]))
+        }
+        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: "[]")) {
+            try MultiLabelSoftMarginLoss<Double>()(logits: Tensor(scalar: 1), targets: Tensor(scalar: 1))
+        }
+        #expect(throws: LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")) {
+            try MultiLabelSoftMarginLoss<Double>()(logits: try Tensor(zeros: [3, 0]), targets: try Tensor(zeros: [3, 0]))
+        }
+    }
+}
+
+@Suite struct MultiLabelMarginTests {
+    let x = TestSupport.normal([5, 6], scale: 1.5, seed: 301)
+    /// Index lists ended by -1 (row 2 has none, row 3 is full, row 4 repeats a class), junk after the -1 is ignored.
+    let t = try! Tensor<Int>(shape: [5, 6], scalars: [
+        3, 0, -1, 5, 5, 5,
+        1, -1, -1, -1, -1, -1,
+        -1, 2, 2, 2, 2, 2,
+        5, 4, 3, 2, 1, 0,
+        2, 4, 2, -1, 0, 0,
+    ])
+
+    var inputs: LossInputs<Double> { LossInputs(["input": .values(x), "target": .indices(t)]) }
+
+    /// The smallest |1 - x_j + x_i| over listed j and non-target i.
+    func closestToKink() -> Double {
+        var closest = Double.infinity
+        for n in 0..<5 {
+            let row = (0..<6).map { t[flat: n * 6 + $0] }
+            let list = Array(row.prefix { $0 >= 0 })
+            for j in list {
+                for i in 0..<6 where !list.contains(i) {
+                    closest = min(closest, abs(1 - x[flat: n * 6 + j] + x[flat: n * 6 + i]))
+                }
+            }
+        }
+        return closest
+    }
+
+    @Test func documentationExample() throws {
+        // PyTorch's MultiLabelMarginLoss example: 0.85
+        let loss = try MultiLabelMarginLoss<Double>()(
+            logits: try Tensor(shape: [1, 4], scalars: [0.1, 0.2, 0.4, 0.8]),
+            targets: try Tensor(shape: [1, 4], scalars: [3, 0, -1, 1]))
+        #expect(abs(loss.scalar! - 0.85) < 1e-15)
+    }
+
+    @Test func emptyListsAndDuplicates() throws {
+        let none = try MultiLabelMarginLoss<Double>(reduction: .none).forward(inputs)
+        #expect(none.shape == [5])
+        #expect(none[flat: 2] == 0)
+        // A repeated index counts twice: row 4 lists 2, 4, 2.
+        let once = try MultiLabelMarginLoss<Double>(reduction: .sum)(
+            logits: try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
+            targets: try Tensor(shape: [1, 6], scalars: [2, 4, -1, 0, 0, 0]))
+        let twice = try MultiLabelMarginLoss<Double>(reduction: .sum)(
+            logits: try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
+            targets: try Tensor(shape: [1, 6], scalars: [2, 4, 2, -1, 0, 0]))
+        #expect(twice.scalar! > once.scalar!)
+        #expect(abs(none[flat: 4] - twice.scalar!) < 1e-15)
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func gradientCheck(reduction: Reduction) throws {
+        try #require(closestToKink() > 1e-3)
+        let loss = MultiLabelMarginLoss<Double>(reduction: reduction)
+        let report = try GradientCheck.check(loss, inputs: inputs)
+        #expect(report.passes(tolerance: 1e-7), "\(report)")
+        let one = LossInputs<Double>([
+            "input": .values(Tensor([0.3, -0.4, 1.1, 0.2])), "target": .indices(Tensor([2, 3, -1, 0])),
+        ])
+        #expect(try loss.forward(one).shape == [])
+        let report1 = try GradientCheck.check(loss, inputs: one)
+        #expect(report1.passes(tolerance: 1e-7), "1-d: \(report1)")
+    }
+
+    @Test func badInputsThrowTypedErrors() {
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 6, validRange: "[-1, 6) (-1 ends the list)")) {
+            try MultiLabelMarginLoss<Double>()(logits: x, targets: try Tensor(shape: [5, 6], scalars: [0, 6] + Array(repeating: -1, count: 28)))
+        }
+        // PyTorch checks entries after the first -1 too.
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 3, index: -2, validRange: "[-1, 6) (-1 ends the list)")) {
+            try MultiLabelMarginLoss<Double>()(logits: x, targets: try Tensor(shape: [5, 6], scalars: [0, -1, 0, -2] + Array(repeating: -1, count: 26)))
+        }
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[5, 6] (the shape of input)", actual: "[5]")) {
+            try MultiLabelMarginLoss<Double>()(logits: x, targets: Tensor([0, 1, 2, 3, 4]))
+        }
+        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[1, 5, 6]")) {
+            try MultiLabelMarginLoss<Double>()(logits: try x.reshaped([1, 5, 6]), targets: try t.reshaped([1, 5, 6]))
+        }
+    }
+}
