@@ -5,6 +5,8 @@ public enum LossRegistry {
     public static let functionNames: [String] = [
         "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
+        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        "triplet_margin_loss", "triplet_margin_with_distance_loss",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -41,6 +43,24 @@ public enum LossRegistry {
                 weight: o.constant("weight"), positiveWeight: o.constant("pos_weight"), reduction: try o.reduction())
         case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
             loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
+        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        case "triplet_margin_loss":
+            loss = TripletMarginLoss<T>(
+                margin: T(try o.double("margin", default: 1)), p: T(try o.double("p", default: 2)),
+                eps: T(try o.double("eps", default: 1e-6)), swap: try o.bool("swap", default: false),
+                reduction: try o.reduction())
+        case "triplet_margin_with_distance_loss":
+            let distance: any TripletDistance<T>
+            switch try o.string("distance_function") {
+            case nil, "pairwise_distance"?: distance = PairwiseDistance<T>()
+            case "cosine"?: distance = CosineDistance<T>()
+            case let other?:
+                throw LossError.invalidOption(
+                    name: "distance_function", value: "\"\(other)\"", expected: "\"cosine\", \"pairwise_distance\" or None")
+            }
+            loss = TripletMarginWithDistanceLoss<T>(
+                distanceFunction: distance, margin: T(try o.double("margin", default: 1)),
+                swap: try o.bool("swap", default: false), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }
