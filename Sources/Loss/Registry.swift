@@ -6,7 +6,7 @@ public enum LossRegistry {
         "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
         // losses-c: triplet, multivariate Gaussian NLL, CTC
-        "triplet_margin_loss", "triplet_margin_with_distance_loss",
+        "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -61,6 +61,8 @@ public enum LossRegistry {
             loss = TripletMarginWithDistanceLoss<T>(
                 distanceFunction: distance, margin: T(try o.double("margin", default: 1)),
                 swap: try o.bool("swap", default: false), reduction: try o.reduction())
+        case "multivariate_gaussian_nll":
+            loss = MultivariateGaussianNLLLoss<T>(full: try o.bool("full", default: false), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }
