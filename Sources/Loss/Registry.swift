@@ -6,7 +6,7 @@ public enum LossRegistry {
         "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
         // losses-c: triplet, multivariate Gaussian NLL, CTC
-        "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll",
+        "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll", "ctc_loss",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -63,6 +63,10 @@ public enum LossRegistry {
                 swap: try o.bool("swap", default: false), reduction: try o.reduction())
         case "multivariate_gaussian_nll":
             loss = MultivariateGaussianNLLLoss<T>(full: try o.bool("full", default: false), reduction: try o.reduction())
+        case "ctc_loss":
+            loss = CTCLoss<T>(
+                blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
+                reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }
