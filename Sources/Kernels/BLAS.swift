@@ -58,3 +58,30 @@ package enum BLAS {
             LAPACKE_dgels(LAPACK_ROW_MAJOR, trans, int32(m), int32(n), int32(nrhs), asD(a), int32(n), asD(b), int32(nrhs)))
     }
 }
+
+extension BLAS {
+    /// Solves `L x = b` (`transpose == false`) or `Lᵀ x = b` (`transpose == true`) in
+    /// place of `x` (which holds `b` on entry), for the lower triangle `L` of a
+    /// row-major (n, n) matrix, as left in place by ``choleskyLower(_:n:)``.
+    package static func solveLowerTriangular<T: KernelScalar>(
+        _ l: UnsafePointer<T>, n: Int, transpose: Bool, _ x: UnsafeMutablePointer<T>
+    ) {
+        let trans = transpose ? CblasTrans : CblasNoTrans
+        if T.self == Float.self {
+            cblas_strsv(CblasRowMajor, CblasLower, trans, CblasNonUnit, int32(n), asF(l), int32(n), asF(x), 1)
+        } else {
+            cblas_dtrsv(CblasRowMajor, CblasLower, trans, CblasNonUnit, int32(n), asD(l), int32(n), asD(x), 1)
+        }
+    }
+
+    /// The inverse `A⁻¹ = L⁻ᵀ L⁻¹` of a symmetric positive definite row-major
+    /// (n, n) matrix from its factor `L` (the lower triangle left by
+    /// ``choleskyLower(_:n:)``), written over that lower triangle; the strict upper
+    /// triangle is left as it was. Returns LAPACK's info (0 on success).
+    package static func choleskyInverseLower<T: KernelScalar>(_ a: UnsafeMutablePointer<T>, n: Int) -> Int {
+        if T.self == Float.self {
+            return Int(LAPACKE_spotri(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), int32(n), asF(a), int32(n)))
+        }
+        return Int(LAPACKE_dpotri(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), int32(n), asD(a), int32(n)))
+    }
+}

@@ -8,6 +8,8 @@ public enum LossRegistry {
         // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses
         "multi_margin_loss", "multilabel_soft_margin_loss", "multilabel_margin_loss", "focal_cross_entropy",
         "cross_entropy_z_loss", "cosine_embedding_loss",
+        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll", "ctc_loss",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -63,6 +65,30 @@ public enum LossRegistry {
                 reduction: try o.reduction())
         case "cosine_embedding_loss":
             loss = CosineEmbeddingLoss<T>(margin: T(try o.double("margin", default: 0)), reduction: try o.reduction())
+        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        case "triplet_margin_loss":
+            loss = TripletMarginLoss<T>(
+                margin: T(try o.double("margin", default: 1)), p: T(try o.double("p", default: 2)),
+                eps: T(try o.double("eps", default: 1e-6)), swap: try o.bool("swap", default: false),
+                reduction: try o.reduction())
+        case "triplet_margin_with_distance_loss":
+            let distance: any TripletDistance<T>
+            switch try o.string("distance_function") {
+            case nil, "pairwise_distance"?: distance = PairwiseDistance<T>()
+            case "cosine"?: distance = CosineDistance<T>()
+            case let other?:
+                throw LossError.invalidOption(
+                    name: "distance_function", value: "\"\(other)\"", expected: "\"cosine\", \"pairwise_distance\" or None")
+            }
+            loss = TripletMarginWithDistanceLoss<T>(
+                distanceFunction: distance, margin: T(try o.double("margin", default: 1)),
+                swap: try o.bool("swap", default: false), reduction: try o.reduction())
+        case "multivariate_gaussian_nll":
+            loss = MultivariateGaussianNLLLoss<T>(full: try o.bool("full", default: false), reduction: try o.reduction())
+        case "ctc_loss":
+            loss = CTCLoss<T>(
+                blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
+                reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }
