@@ -1,16 +1,22 @@
-/// Losses on targets of ±1: soft margin, hinge, squared hinge, hinge embedding
+/// Losses on labels of ±1: soft margin, hinge, squared hinge, hinge embedding
 /// and margin ranking.
 ///
-/// PyTorch documents these targets as -1 or 1 but does not check them, and any
-/// other value silently gives a number of no meaning (for `hinge_embedding_loss`,
-/// a target of 0 adds `x` and `max(0, margin - x)`). LossKit checks: a target
-/// other than -1 or 1 throws ``LossError/invalidValue(argument:position:value:expected:)``.
+/// PyTorch documents these targets as -1 or 1 but does not check them. Where
+/// the formula is a smooth function of the target (soft margin, hinge, squared
+/// hinge, margin ranking — PyTorch even differentiates the target of the last
+/// three), LossKit follows PyTorch and uses any real target as is (a scaled
+/// label). `hinge_embedding_loss` is different: it selects a branch by comparing
+/// the target with 1 and -1, and PyTorch silently adds both branches for any
+/// other value (a target of 0 gives `x + max(0, margin - x)`); LossKit throws
+/// ``LossError/invalidValue(argument:position:value:expected:)`` there instead.
 ///
 /// At a hinge's kink (`margin term = 0` exactly) the gradient is that of the
 /// active side, as PyTorch's `clamp_min` backward (`where(z >= 0, grad, 0)`).
 
 /// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))`,
 /// evaluated as a softplus that never overflows.
+///
+/// for labels `y` in {-1, 1} (other values are used as is).
 ///
 /// Gradient: `∂f/∂x = -y σ(-y x)`. The target is a label and has no gradient,
 /// as in PyTorch. Reduction: `mean` divides by the number of elements.
@@ -25,10 +31,6 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
         try forward(LossInputs(["input": .values(input), "target": .values(target)]))
     }
 
-    public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
-        try InputChecks.signs(target, "target")
-    }
-
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
         BCEWithLogitsLoss<Scalar>.softplusNeg(y * x)
     }
@@ -40,7 +42,7 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
 }
 
 /// Hinge loss (`hinge` in `make_cases.py`; the SVM loss): `f(x, y) = max(0, 1 - y x)`
-/// for targets `y` in {-1, 1}.
+/// for labels `y` in {-1, 1} (other values are used as is).
 ///
 /// Gradient where `1 - y x >= 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
 /// Reduction: `mean` divides by the number of elements.
@@ -53,10 +55,6 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
         try forward(LossInputs(["input": .values(input), "target": .values(target)]))
     }
 
-    public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
-        try InputChecks.signs(target, "target")
-    }
-
     public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
@@ -65,7 +63,7 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 }
 
 /// Squared hinge loss (`squared_hinge` in `make_cases.py`):
-/// `f(x, y) = max(0, 1 - y x)²` for targets `y` in {-1, 1}.
+/// `f(x, y) = max(0, 1 - y x)²` for labels `y` in {-1, 1} (other values are used as is).
 ///
 /// Gradient: with `h = max(0, 1 - y x)`, `∂f/∂x = -2 h y`, `∂f/∂y = -2 h x`
 /// (continuous: no kink). Reduction: `mean` divides by the number of elements.
@@ -76,10 +74,6 @@ public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
     public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
         try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
-    public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
-        try InputChecks.signs(target, "target")
     }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
@@ -141,7 +135,8 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere.
 /// PyTorch differentiates all three inputs, so LossKit returns all three.
 /// Reduction: `mean` divides by the number of elements.
-/// The three inputs must have the same shape; `margin` must be finite.
+/// The three inputs must have the same shape (LossKit does not broadcast);
+/// `margin` must be finite.
 public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
     public var margin: Scalar
     public var reduction: Reduction
@@ -165,7 +160,6 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
         try InputChecks.finite("margin", margin)
         try checkSameShape(x1, "input1", x2, "input2")
         try checkSameShape(x1, "input1", y, "target")
-        try InputChecks.signs(y, "target")
         return (x1, x2, y)
     }
 
