@@ -3,8 +3,8 @@
 ///
 /// PyTorch documents these targets as -1 or 1 but does not check them. Where
 /// the formula is a smooth function of the target (soft margin, hinge, squared
-/// hinge, margin ranking — PyTorch even differentiates the target of the last
-/// three), LossKit follows PyTorch and uses any real target as is (a scaled
+/// hinge, margin ranking — PyTorch's autograd even differentiates the target of
+/// the last three), LossKit follows PyTorch and uses any real target as is (a scaled
 /// label). `hinge_embedding_loss` is different: it selects a branch by comparing
 /// the target with 1 and -1, and PyTorch silently adds both branches for any
 /// other value (a target of 0 gives `x + max(0, margin - x)`); LossKit throws
@@ -13,10 +13,9 @@
 /// At a hinge's kink (`margin term = 0` exactly) the gradient is that of the
 /// active side, as PyTorch's `clamp_min` backward (`where(z >= 0, grad, 0)`).
 
-/// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))`,
-/// evaluated as a softplus that never overflows.
-///
-/// for labels `y` in {-1, 1} (other values are used as is).
+/// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))` for
+/// labels `y` in {-1, 1} (other values are used as is), evaluated as a softplus
+/// that never overflows.
 ///
 /// Gradient: `∂f/∂x = -y σ(-y x)`. The target is a label and has no gradient,
 /// as in PyTorch. Reduction: `mean` divides by the number of elements.
