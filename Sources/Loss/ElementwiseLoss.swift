@@ -35,7 +35,15 @@ extension ElementwiseLoss {
         return (input, target)
     }
 
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> { try elementwiseForward(inputs) }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try elementwiseBackward(inputs, upstream: upstream)
+    }
+
+    /// The forward pass from ``value(input:target:)``: what ``forward(_:)`` does unless a
+    /// conforming type replaces it (to delegate a special case, say) and still wants it.
+    public func elementwiseForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         let (input, target) = try operands(inputs)
         let values = input.withUnsafeBufferPointer { x in
             target.withUnsafeBufferPointer { y in
@@ -45,7 +53,8 @@ extension ElementwiseLoss {
         return reduce(values, shape: input.shape, reduction)
     }
 
-    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+    /// The backward pass from ``derivatives(input:target:)``.
+    public func elementwiseBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         let (input, target) = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: input.shape, count: input.count)
         var dx = [Scalar](repeating: 0, count: input.count)

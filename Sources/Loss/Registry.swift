@@ -10,6 +10,10 @@ public enum LossRegistry {
         "cross_entropy_z_loss", "cosine_embedding_loss",
         // losses-c: triplet, multivariate Gaussian NLL, CTC
         "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll", "ctc_loss",
+        // Regression, margin, focal, distribution and Dice losses (branch losses-a).
+        "smooth_l1_loss", "huber_loss", "msle", "log_cosh", "soft_margin_loss", "hinge", "squared_hinge",
+        "margin_ranking_loss", "hinge_embedding_loss", "sigmoid_focal", "kl_div", "poisson_nll_loss",
+        "gaussian_nll_loss", "dice",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -44,6 +48,42 @@ public enum LossRegistry {
         case "binary_cross_entropy_with_logits":
             loss = BCEWithLogitsLoss<T>(
                 weight: o.constant("weight"), positiveWeight: o.constant("pos_weight"), reduction: try o.reduction())
+        // Losses of branch losses-a.
+        case "smooth_l1_loss":
+            loss = SmoothL1Loss<T>(beta: T(try o.double("beta", default: 1)), reduction: try o.reduction())
+        case "huber_loss":
+            loss = HuberLoss<T>(delta: T(try o.double("delta", default: 1)), reduction: try o.reduction())
+        case "msle": loss = MSLELoss<T>(reduction: try o.reduction())
+        case "log_cosh": loss = LogCoshLoss<T>(reduction: try o.reduction())
+        case "soft_margin_loss": loss = SoftMarginLoss<T>(reduction: try o.reduction())
+        case "hinge": loss = HingeLoss<T>(reduction: try o.reduction())
+        case "squared_hinge": loss = SquaredHingeLoss<T>(reduction: try o.reduction())
+        case "margin_ranking_loss":
+            loss = MarginRankingLoss<T>(margin: T(try o.double("margin", default: 0)), reduction: try o.reduction())
+        case "hinge_embedding_loss":
+            loss = HingeEmbeddingLoss<T>(margin: T(try o.double("margin", default: 1)), reduction: try o.reduction())
+        case "sigmoid_focal":
+            loss = SigmoidFocalLoss<T>(
+                alpha: T(try o.double("alpha", default: 0.25)), gamma: T(try o.double("gamma", default: 2)),
+                reduction: try o.reduction())
+        case "kl_div":
+            let name = try o.string("reduction", default: "mean") ?? "mean"
+            guard let reduction = KLDivReduction(rawValue: name) else {
+                throw LossError.invalidOption(
+                    name: "reduction", value: "\"\(name)\"", expected: "\"none\", \"mean\", \"sum\" or \"batchmean\"")
+            }
+            loss = KLDivLoss<T>(reduction: reduction, logTarget: try o.bool("log_target", default: false))
+        case "poisson_nll_loss":
+            loss = PoissonNLLLoss<T>(
+                logInput: try o.bool("log_input", default: true), full: try o.bool("full", default: false),
+                eps: T(try o.double("eps", default: 1e-8)), reduction: try o.reduction())
+        case "gaussian_nll_loss":
+            loss = GaussianNLLLoss<T>(
+                full: try o.bool("full", default: false), eps: T(try o.double("eps", default: 1e-6)),
+                reduction: try o.reduction())
+        case "dice":
+            loss = DiceLoss<T>(smooth: T(try o.double("smooth", default: 1)), reduction: try o.reduction())
+        // End of branch losses-a.
         case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
             loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
         // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses

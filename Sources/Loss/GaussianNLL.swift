@@ -1,0 +1,101 @@
+/// Gaussian negative log-likelihood, `torch.nn.functional.gaussian_nll_loss`:
+/// the model predicts a mean `x` and a variance `v` for each target `y`;
+/// with `v' = max(v, eps)` and `d = x - y`,
+///
+///     f = ½ (log v' + d² / v')  [+ ½ log 2π  when full]
+///
+/// Gradients: `∂f/∂x = d / v'`, `∂f/∂y = -d / v'`,
+/// `∂f/∂v = ½ (1 / v' - d² / v'²)`.
+///
+/// Surprise, as PyTorch: the clamp at `eps` (default 1e-6) changes the value but
+/// not the gradient's form — PyTorch clamps a copy of `var` under `no_grad`, so
+/// a variance below `eps` still receives the gradient evaluated at `eps` (not 0,
+/// as a differentiated `max` would give).
+///
+/// Shapes (PyTorch's rules): `input` and `target` have the same shape; `var`
+/// has the input's shape (one variance per element), or the input's shape with
+/// the last dimension 1 or dropped (one variance shared along the last
+/// dimension; its gradient sums over it). The output of `none` has the input's
+/// shape; `mean` divides by the number of input elements.
+///
+/// Bad input: a negative (or NaN) variance throws
+/// ``LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
+/// `eps <= 0` throws ``LossError/invalidOption(name:value:expected:)``; a
+/// `var` of any other shape throws ``LossError/shapeMismatch(argument:expected:actual:)``.
+public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
+    public var full: Bool
+    public var eps: Scalar
+    public var reduction: Reduction
+
+    public init(full: Bool = false, eps: Scalar = Scalar(1e-6), reduction: Reduction = .mean) {
+        self.full = full
+        self.eps = eps
+        self.reduction = reduction
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("target"), .values("var")] }
+
+    /// The loss of predicted means `input` and variances `variance` against `target`.
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>, variance: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try forward(LossInputs(["input": .values(input), "target": .values(target), "var": .values(variance)]))
+    }
+
+    private struct Operands {
+        var input, target, variance: Tensor<Scalar>
+        /// How many consecutive input elements share one variance (1 or the last dimension).
+        var group: Int
+    }
+
+    private func operands(_ inputs: LossInputs<Scalar>) throws -> Operands {
+        let input = try inputs.values("input"), target = try inputs.values("target"), v = try inputs.values("var")
+        try InputChecks.option("eps", eps, valid: eps > 0 && eps.isFinite, expected: "a finite number > 0")
+        try checkSameShape(input, "input", target, "target")
+        let shape = input.shape
+        var group = 1
+        if v.shape != shape {
+            let leading = Array(shape.dropLast())
+            guard !shape.isEmpty, v.shape == leading || v.shape == leading + [1] else {
+                let alternatives = shape.isEmpty ? "" : " or \(describeShape(leading + [1])) or \(describeShape(leading))"
+                throw LossError.shapeMismatch(
+                    argument: "var", expected: "\(describeShape(shape))\(alternatives) (from the shape of input)",
+                    actual: describeShape(v.shape))
+            }
+            group = shape[shape.count - 1]
+        }
+        try InputChecks.elements(v, "var", expected: "a non-negative variance") { $0 >= 0 }
+        return Operands(input: input, target: target, variance: v, group: group)
+    }
+
+    static var halfLog2Pi: Scalar { Scalar(0.918_938_533_204_672_741_780_329_736_406) }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let o = try operands(inputs)
+        let constant: Scalar = full ? Self.halfLog2Pi : 0
+        let values = (0..<o.input.count).map { i -> Scalar in
+            let v = max(o.variance[flat: i / o.group], eps), d = o.input[flat: i] - o.target[flat: i]
+            return 0.5 * (Scalar.log(v) + d * d / v) + constant
+        }
+        return reduce(values, shape: o.input.shape, reduction)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let o = try operands(inputs)
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: o.input.shape, count: o.input.count)
+        var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx
+        var dv = [Scalar](repeating: 0, count: o.variance.count)
+        for i in 0..<o.input.count {
+            let v = max(o.variance[flat: i / o.group], eps), d = o.input[flat: i] - o.target[flat: i]
+            let r = d / v
+            dx[i] = g[i] * r
+            dy[i] = -g[i] * r
+            dv[i / o.group] += g[i] * 0.5 * (1 - d * r) / v
+        }
+        return [
+            "input": Tensor(uncheckedShape: o.input.shape, scalars: dx),
+            "target": Tensor(uncheckedShape: o.input.shape, scalars: dy),
+            "var": Tensor(uncheckedShape: o.variance.shape, scalars: dv),
+        ]
+    }
+}

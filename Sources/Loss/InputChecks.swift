@@ -1,0 +1,31 @@
+/// Validation helpers shared by the losses that take options with a restricted
+/// range or inputs with a restricted domain. Every check runs before any
+/// computation and throws a ``LossError`` naming the argument.
+enum InputChecks {
+    /// Throws ``LossError/invalidOption(name:value:expected:)`` unless `valid`.
+    static func option<T: KernelScalar>(_ name: String, _ value: T, valid: Bool, expected: String) throws {
+        guard valid else { throw LossError.invalidOption(name: name, value: "\(value)", expected: expected) }
+    }
+
+    /// Throws for a non-finite option value.
+    static func finite<T: KernelScalar>(_ name: String, _ value: T) throws {
+        try option(name, value, valid: value.isFinite, expected: "a finite number")
+    }
+
+    /// Throws ``LossError/invalidValue(argument:position:value:expected:)`` at the
+    /// first element for which `isValid` is false (NaN fails every range check).
+    static func elements<T: KernelScalar>(
+        _ tensor: Tensor<T>, _ argument: String, expected: String, _ isValid: (T) -> Bool
+    ) throws {
+        try tensor.withUnsafeBufferPointer { values in
+            for (i, v) in values.enumerated() where !isValid(v) {
+                throw LossError.invalidValue(argument: argument, position: i, value: Double(v), expected: expected)
+            }
+        }
+    }
+
+    /// Targets of the margin losses: every element exactly -1 or 1.
+    static func signs<T: KernelScalar>(_ tensor: Tensor<T>, _ argument: String) throws {
+        try elements(tensor, argument, expected: "-1 or 1") { $0 == 1 || $0 == -1 }
+    }
+}

@@ -1,0 +1,107 @@
+/// The reductions of ``KLDivLoss``: the shared ``Reduction`` cases plus
+/// `batchmean`, PyTorch's `reduction="batchmean"`.
+public enum KLDivReduction: String, Sendable, CaseIterable, Equatable {
+    /// One value per element.
+    case none
+    /// The sum over elements divided by the number of **elements** — not the KL
+    /// divergence of the distributions (PyTorch warns about this).
+    case mean
+    /// The sum over elements.
+    case sum
+    /// The sum divided by `input.shape[0]` (the batch size): the mean KL
+    /// divergence per sample when each row is a distribution. A 0-d input is not divided.
+    case batchmean
+}
+
+/// Kullback–Leibler divergence, `torch.nn.functional.kl_div`, PyTorch's
+/// argument order: `input` holds **log**-probabilities `x` of the model, `target`
+/// the reference distribution `t` (probabilities, or log-probabilities `l` when
+/// `logTarget`). Per element:
+///
+///     f = t (log t - x)          (logTarget = false; 0 where t = 0, as xlogy)
+///     f = exp(l) (l - x)         (logTarget = true)
+///
+/// Gradients: `∂f/∂x = -t` (or `-exp(l)`); `∂f/∂t = log t + 1 - x`
+/// (or `∂f/∂l = exp(l) (l - x + 1)`).
+///
+/// Surprises, all as in PyTorch:
+/// - `mean` divides by the number of elements, so it is the KL divergence
+///   divided by the number of classes; use `batchmean` for the mean KL per sample.
+/// - `batchmean` divides the sum by `input.shape[0]` whatever the rank.
+/// - where `t = 0` (logTarget = false) the value is 0 and the input gradient
+///   is 0, but the target gradient is NaN: PyTorch differentiates `xlogy(t, t)`
+///   and its second argument gives `0 / 0`. LossKit returns NaN there too (the
+///   one-sided derivative is −∞).
+///
+/// Negative or NaN probability targets (logTarget = false) throw
+/// ``LossError/invalidValue(argument:position:value:expected:)`` where PyTorch
+/// silently returns NaN. Input and target must have the same shape.
+public struct KLDivLoss<Scalar: KernelScalar>: LossFunction {
+    public var reduction: KLDivReduction
+    public var logTarget: Bool
+
+    public init(reduction: KLDivReduction = .mean, logTarget: Bool = false) {
+        self.reduction = reduction
+        self.logTarget = logTarget
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
+
+    /// The divergence of log-probabilities `input` from `target` (same shapes).
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+    }
+
+    private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>) {
+        let input = try inputs.values("input"), target = try inputs.values("target")
+        try checkSameShape(input, "input", target, "target")
+        if !logTarget {
+            try InputChecks.elements(target, "target", expected: "a probability >= 0") { $0 >= 0 }
+        }
+        return (input, target)
+    }
+
+    /// The shared reduction applied to the sum, and the extra divisor of `batchmean`.
+    private func baseReduction(_ shape: [Int]) -> (Reduction, Scalar) {
+        switch reduction {
+        case .none: return (.none, 1)
+        case .mean: return (.mean, 1)
+        case .sum: return (.sum, 1)
+        case .batchmean: return (.sum, shape.isEmpty ? 1 : Scalar(shape[0]))
+        }
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let (input, target) = try operands(inputs)
+        let values = (0..<input.count).map { i -> Scalar in
+            let x = input[flat: i], t = target[flat: i]
+            if logTarget { return Scalar.exp(t) * (t - x) }
+            return (t == 0 ? 0 : t * Scalar.log(t)) - t * x
+        }
+        let (base, divisor) = baseReduction(input.shape)
+        let reduced = reduce(values, shape: input.shape, base)
+        return divisor == 1 ? reduced : reduced.map { $0 / divisor }
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let (input, target) = try operands(inputs)
+        let (base, divisor) = baseReduction(input.shape)
+        let g = try ReductionGradient(upstream, reduction: base, shape: input.shape, count: input.count)
+        var dx = [Scalar](repeating: 0, count: input.count), dt = dx
+        for i in 0..<input.count {
+            let x = input[flat: i], t = target[flat: i], gi = g[i] / divisor
+            if logTarget {
+                let e = Scalar.exp(t)
+                dx[i] = -gi * e
+                dt[i] = gi * e * (t - x + 1)
+            } else {
+                dx[i] = -gi * t
+                dt[i] = t == 0 ? .nan : gi * (Scalar.log(t) + 1 - x)
+            }
+        }
+        return [
+            "input": Tensor(uncheckedShape: input.shape, scalars: dx),
+            "target": Tensor(uncheckedShape: input.shape, scalars: dt),
+        ]
+    }
+}

@@ -1,0 +1,188 @@
+/// Losses on labels of ±1: soft margin, hinge, squared hinge, hinge embedding
+/// and margin ranking.
+///
+/// PyTorch documents these targets as -1 or 1 but does not check them. Where
+/// the formula is a smooth function of the target (soft margin, hinge, squared
+/// hinge, margin ranking — PyTorch's autograd even differentiates the target of
+/// the last three), LossKit follows PyTorch and uses any real target as is (a scaled
+/// label). `hinge_embedding_loss` is different: it selects a branch by comparing
+/// the target with 1 and -1, and PyTorch silently adds both branches for any
+/// other value (a target of 0 gives `x + max(0, margin - x)`); LossKit throws
+/// ``LossError/invalidValue(argument:position:value:expected:)`` there instead.
+///
+/// At a hinge's kink (`margin term = 0` exactly) the gradient is that of the
+/// active side, as PyTorch's `clamp_min` backward (`where(z >= 0, grad, 0)`).
+
+/// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))` for
+/// labels `y` in {-1, 1} (other values are used as is), evaluated as a softplus
+/// that never overflows.
+///
+/// Gradient: `∂f/∂x = -y σ(-y x)`. The target is a label and has no gradient,
+/// as in PyTorch. Reduction: `mean` divides by the number of elements.
+public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    public var targetIsDifferentiable: Bool { false }
+
+    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+    }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar {
+        BCEWithLogitsLoss<Scalar>.softplusNeg(y * x)
+    }
+
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        let s = BCEWithLogitsLoss<Scalar>.sigmoid(-y * x)
+        return (-y * s, -x * s)
+    }
+}
+
+/// Hinge loss (`hinge` in `make_cases.py`; the SVM loss): `f(x, y) = max(0, 1 - y x)`
+/// for labels `y` in {-1, 1} (other values are used as is).
+///
+/// Gradient where `1 - y x >= 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
+/// Reduction: `mean` divides by the number of elements.
+public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+    }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
+
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        1 - y * x >= 0 ? (-y, -x) : (0, 0)
+    }
+}
+
+/// Squared hinge loss (`squared_hinge` in `make_cases.py`):
+/// `f(x, y) = max(0, 1 - y x)²` for labels `y` in {-1, 1} (other values are used as is).
+///
+/// Gradient: with `h = max(0, 1 - y x)`, `∂f/∂x = -2 h y`, `∂f/∂y = -2 h x`
+/// (continuous: no kink). Reduction: `mean` divides by the number of elements.
+public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var reduction: Reduction
+    public init(reduction: Reduction = .mean) { self.reduction = reduction }
+
+    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+    }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar {
+        let h = max(0, 1 - y * x)
+        return h * h
+    }
+
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        let h2 = 2 * max(0, 1 - y * x)
+        return (-h2 * y, -h2 * x)
+    }
+}
+
+/// `torch.nn.functional.hinge_embedding_loss`: for a distance-like `x` and a
+/// label `y` in {-1, 1},
+///
+///     f(x, y) = x                      if y = 1
+///               max(0, margin - x)     if y = -1
+///
+/// Gradient: `∂f/∂x = 1` where `y = 1`; `-1` where `y = -1` and `margin - x >= 0`;
+/// 0 elsewhere. The target is a label and has no gradient, as in PyTorch.
+/// Reduction: `mean` divides by the number of elements.
+/// `margin` may be any finite number (PyTorch's default is 1); a non-finite one throws.
+public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var margin: Scalar
+    public var reduction: Reduction
+
+    public init(margin: Scalar = 1, reduction: Reduction = .mean) {
+        self.margin = margin
+        self.reduction = reduction
+    }
+
+    public var targetIsDifferentiable: Bool { false }
+
+    /// The loss of distances `input` against labels `target` in {-1, 1} (same shapes).
+    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+    }
+
+    public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
+        try InputChecks.finite("margin", margin)
+        try InputChecks.signs(target, "target")
+    }
+
+    public func value(input x: Scalar, target y: Scalar) -> Scalar {
+        y == 1 ? x : max(0, margin - x)
+    }
+
+    public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
+        (y == 1 ? 1 : margin - x >= 0 ? -1 : 0, 0)
+    }
+}
+
+/// `torch.nn.functional.margin_ranking_loss`: for scores `x1`, `x2` and a label
+/// `y` in {-1, 1} saying which should rank higher,
+/// `f(x1, x2, y) = max(0, -y (x1 - x2) + margin)`.
+///
+/// Gradient where the hinge is active (`-y (x1 - x2) + margin >= 0`):
+/// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere.
+/// PyTorch differentiates all three inputs, so LossKit returns all three.
+/// Reduction: `mean` divides by the number of elements.
+/// The three inputs must have the same shape (LossKit does not broadcast);
+/// `margin` must be finite.
+public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
+    public var margin: Scalar
+    public var reduction: Reduction
+
+    public init(margin: Scalar = 0, reduction: Reduction = .mean) {
+        self.margin = margin
+        self.reduction = reduction
+    }
+
+    public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .values("target")] }
+
+    /// The loss of scores `input1`, `input2` against labels `target` in {-1, 1} (same shapes).
+    public func callAsFunction(input1: Tensor<Scalar>, input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try forward(LossInputs(["input1": .values(input1), "input2": .values(input2), "target": .values(target)]))
+    }
+
+    private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>) {
+        let x1 = try inputs.values("input1"), x2 = try inputs.values("input2"), y = try inputs.values("target")
+        try InputChecks.finite("margin", margin)
+        try checkSameShape(x1, "input1", x2, "input2")
+        try checkSameShape(x1, "input1", y, "target")
+        return (x1, x2, y)
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let (x1, x2, y) = try operands(inputs)
+        let values = (0..<x1.count).map { i in max(0, -y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
+        return reduce(values, shape: x1.shape, reduction)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let (x1, x2, y) = try operands(inputs)
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: x1.shape, count: x1.count)
+        var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
+        for i in 0..<x1.count {
+            let diff = x1[flat: i] - x2[flat: i], t = y[flat: i]
+            guard -t * diff + margin >= 0 else { continue }
+            d1[i] = -g[i] * t
+            d2[i] = g[i] * t
+            dy[i] = -g[i] * diff
+        }
+        return [
+            "input1": Tensor(uncheckedShape: x1.shape, scalars: d1),
+            "input2": Tensor(uncheckedShape: x1.shape, scalars: d2),
+            "target": Tensor(uncheckedShape: x1.shape, scalars: dy),
+        ]
+    }
+}

@@ -1,0 +1,85 @@
+import Loss
+import Testing
+import _TestSupport
+
+@Suite struct GaussianNLLTests {
+    let x = TestSupport.normal([3, 4], scale: 2, seed: 701)
+    let y = TestSupport.normal([3, 4], scale: 2, seed: 702)
+
+    /// The three variance layouts PyTorch accepts for a `[3, 4]` input.
+    static let varianceShapes: [[Int]] = [[3, 4], [3, 1], [3]]
+
+    @Test(arguments: Reduction.allCases, [false, true])
+    func passesGradientCheck(reduction: Reduction, full: Bool) throws {
+        for shape in Self.varianceShapes {
+            let v = TestSupport.uniform(shape, in: 0.2...3, seed: 703)
+            let i = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(v)])
+            let report = try GradientCheck.check(GaussianNLLLoss(full: full, reduction: reduction), inputs: i)
+            #expect(report.passes(tolerance: 1e-7), "var \(shape): \(report)")
+        }
+    }
+
+    @Test func sharedVarianceEqualsRepeatedVariance() throws {
+        let v = TestSupport.uniform([3], in: 0.2...3, seed: 704)
+        let repeated = try Tensor(shape: [3, 4], scalars: v.scalars.flatMap { Array(repeating: $0, count: 4) })
+        let loss = GaussianNLLLoss<Double>(reduction: .none)
+        let up = TestSupport.normal([3, 4], seed: 705)
+        let full = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(repeated)])
+        let gFull = try loss.backward(full, upstream: up)
+        for shape in [[3], [3, 1]] {
+            let shared = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(try v.reshaped(shape))])
+            #expect(try loss.forward(shared) == loss.forward(full))
+            let g = try loss.backward(shared, upstream: up)
+            #expect(g["var"]!.shape == shape)
+            let summed = (0..<3).map { r in (0..<4).map { gFull["var"]![flat: 4 * r + $0] }.reduce(0, +) }
+            #expect(TestSupport.maxRelativeDifference(g["var"]!.scalars, summed) < 1e-12)
+            #expect(g["input"]! == gFull["input"]!)
+        }
+    }
+
+    @Test func handComputedValue() throws {
+        // d = 2, v = 4: ½ (log 4 + 1); full adds ½ log 2π
+        let args = (input: Tensor<Double>([3]), target: Tensor<Double>([1]), variance: Tensor<Double>([4]))
+        let v = try GaussianNLLLoss<Double>()(input: args.input, target: args.target, variance: args.variance).scalar!
+        #expect(abs(v - 0.5 * (Double.log(4) + 1)) < 1e-15)
+        let f = try GaussianNLLLoss<Double>(full: true)(input: args.input, target: args.target, variance: args.variance).scalar!
+        #expect(abs(f - v - 0.5 * Double.log(2 * Double.pi)) < 1e-15)
+    }
+
+    @Test func varianceBelowEpsIsClampedButKeepsItsGradientAsPyTorch() throws {
+        // PyTorch clamps a copy of var under no_grad: the value uses eps, and the
+        // var gradient is the formula's at eps (not the zero of a differentiated max).
+        let eps = 1e-3, d = 0.05
+        let i = LossInputs<Double>(["input": .values(Tensor([d, d])), "target": .values(Tensor([0, 0])), "var": .values(Tensor([0, 1e-4]))])
+        let loss = GaussianNLLLoss<Double>(eps: eps, reduction: .none)
+        let want = 0.5 * (Double.log(eps) + d * d / eps)
+        #expect(try loss.forward(i).scalars.allSatisfy { abs($0 - want) < 1e-14 * abs(want) })
+        let g = try loss.backward(i, upstream: Tensor([1, 1]))
+        let dv = 0.5 * (1 / eps - d * d / (eps * eps))
+        #expect(g["var"]!.scalars.allSatisfy { abs($0 - dv) < 1e-12 * abs(dv) })
+        #expect(g["input"]!.scalars.allSatisfy { abs($0 - d / eps) < 1e-12 })
+    }
+
+    @Test func negativeVarianceThrows() {
+        let i = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(Tensor([1, 0.5, -0.25]))])
+        #expect(throws: LossError.invalidValue(argument: "var", position: 2, value: -0.25, expected: "a non-negative variance")) {
+            try GaussianNLLLoss<Double>().forward(i)
+        }
+    }
+
+    @Test func badShapesAndEpsThrow() {
+        let i = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(Tensor([1, 1, 1, 1]))])
+        #expect(throws: LossError.shapeMismatch(
+            argument: "var", expected: "[3, 4] or [3, 1] or [3] (from the shape of input)", actual: "[4]")) {
+            try GaussianNLLLoss<Double>().backward(i, upstream: Tensor(scalar: 1))
+        }
+        let t = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1])), "var": .values(x)])
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[3, 4] (the shape of input)", actual: "[1]")) {
+            try GaussianNLLLoss<Double>().forward(t)
+        }
+        let ok = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(x.map { abs($0) })])
+        #expect(throws: LossError.invalidOption(name: "eps", value: "0.0", expected: "a finite number > 0")) {
+            try GaussianNLLLoss<Double>(eps: 0).forward(ok)
+        }
+    }
+}

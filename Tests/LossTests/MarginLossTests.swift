@@ -1,0 +1,101 @@
+import Loss
+import Testing
+import _TestSupport
+
+@Suite struct MarginLossTests {
+    /// Labels in {-1, 1}, seeded.
+    static func labels(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
+        TestSupport.normal(shape, seed: seed).map { $0 >= 0 ? 1 : -1 }
+    }
+
+    let x = TestSupport.normal([4, 5], scale: 2, seed: 301)
+    let y = labels([4, 5], seed: 302)
+    var inputs: LossInputs<Double> { LossInputs(["input": .values(x), "target": .values(y)]) }
+
+    @Test func testDataHasBothLabelsAndBothHingeSides() {
+        #expect(y.scalars.contains(1) && y.scalars.contains(-1))
+        let margins = zip(x.scalars, y.scalars).map { 1 - $0 * $1 }
+        #expect(margins.contains { $0 > 0.1 } && margins.contains { $0 < -0.1 })
+        #expect(margins.allSatisfy { abs($0) > 1e-3 })  // away from the kink
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func elementwiseMarginLossesPassGradientCheck(reduction: Reduction) throws {
+        let losses: [any LossFunction<Double>] = [
+            SoftMarginLoss(reduction: reduction), HingeLoss(reduction: reduction), SquaredHingeLoss(reduction: reduction),
+        ]
+        for loss in losses {
+            let report = try GradientCheck.check(loss, inputs: inputs)
+            #expect(report.passes(tolerance: 1e-7), "\(type(of: loss)): \(report)")
+        }
+    }
+
+    @Test(arguments: Reduction.allCases, [1.0, 2.0, 0.5])
+    func hingeEmbeddingPassesGradientCheck(reduction: Reduction, margin: Double) throws {
+        let d = TestSupport.uniform([12], in: 0...3, seed: 303)
+        #expect(d.scalars.allSatisfy { abs($0 - margin) > 1e-3 })
+        let i = LossInputs<Double>(["input": .values(d), "target": .values(Self.labels([12], seed: 304))])
+        let report = try GradientCheck.check(HingeEmbeddingLoss(margin: margin, reduction: reduction), inputs: i)
+        #expect(report.passes(tolerance: 1e-7), "\(report)")
+        #expect(report.checked == 12)  // the target is a label: no gradient
+    }
+
+    @Test(arguments: Reduction.allCases, [0.0, 0.3, 1.5])
+    func marginRankingPassesGradientCheck(reduction: Reduction, margin: Double) throws {
+        let i = LossInputs<Double>([
+            "input1": .values(TestSupport.normal([10], scale: 2, seed: 305)),
+            "input2": .values(TestSupport.normal([10], scale: 2, seed: 306)),
+            "target": .values(Self.labels([10], seed: 307)),
+        ])
+        let report = try GradientCheck.check(MarginRankingLoss(margin: margin, reduction: reduction), inputs: i)
+        #expect(report.passes(tolerance: 1e-7), "\(report)")
+        #expect(report.checked == 30)
+    }
+
+    @Test func handComputedValuesAndKinkGradient() throws {
+        let i = LossInputs<Double>(["input": .values(Tensor([1, -0.5, 2])), "target": .values(Tensor([1, 1, -1]))])
+        #expect(try HingeLoss<Double>(reduction: .none).forward(i).scalars == [0, 1.5, 3])
+        #expect(try SquaredHingeLoss<Double>(reduction: .none).forward(i).scalars == [0, 2.25, 9])
+        // At the kink (1 - y x = 0) the gradient is the active side's, as PyTorch's clamp_min backward.
+        let g = try HingeLoss<Double>(reduction: .sum).backward(i, upstream: Tensor(scalar: 1))
+        #expect(g["input"]!.scalars == [-1, -1, 1])
+        #expect(g["target"]!.scalars == [-1, 0.5, -2])
+        let e = try HingeEmbeddingLoss<Double>(margin: 1, reduction: .none).forward(i).scalars
+        #expect(e == [1, -0.5, 0])
+        let r = try MarginRankingLoss<Double>(margin: 0.5, reduction: .none)(
+            input1: Tensor([1, 0]), input2: Tensor([0, 1]), target: Tensor([1, 1]))
+        #expect(r.scalars == [0, 1.5])
+        let s = try SoftMarginLoss<Double>(reduction: .none).forward(
+            LossInputs(["input": .values(Tensor([0, 800, -800])), "target": .values(Tensor([1, -1, -1]))]))
+        #expect(s.scalars == [0.6931471805599453, 800, 0])
+    }
+
+    @Test func hingeEmbeddingRejectsLabelsOtherThanPlusMinusOne() {
+        let i = LossInputs<Double>(["input": .values(Tensor([0.5, 1])), "target": .values(Tensor([1, 0]))])
+        #expect(throws: LossError.invalidValue(argument: "target", position: 1, value: 0, expected: "-1 or 1")) {
+            try HingeEmbeddingLoss<Double>().forward(i)
+        }
+    }
+
+    @Test func nonFiniteMarginThrows() {
+        let i = LossInputs<Double>(["input1": .values(Tensor([1])), "input2": .values(Tensor([2])), "target": .values(Tensor([1]))])
+        #expect(throws: LossError.invalidOption(name: "margin", value: "inf", expected: "a finite number")) {
+            try MarginRankingLoss<Double>(margin: .infinity).forward(i)
+        }
+        #expect(throws: LossError.invalidOption(name: "margin", value: "nan", expected: "a finite number")) {
+            try HingeEmbeddingLoss<Double>(margin: .nan).forward(inputs)
+        }
+    }
+
+    @Test func shapeMismatchesThrow() {
+        let bad = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1, -1]))])
+        let expected = LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[2]")
+        #expect(throws: expected) { try SoftMarginLoss<Double>().forward(bad) }
+        #expect(throws: expected) { try HingeLoss<Double>().forward(bad) }
+        #expect(throws: expected) { try SquaredHingeLoss<Double>().backward(bad, upstream: Tensor(scalar: 1)) }
+        let r = LossInputs<Double>(["input1": .values(Tensor([1, 2])), "input2": .values(Tensor([2])), "target": .values(Tensor([1, 1]))])
+        #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "[2] (the shape of input1)", actual: "[1]")) {
+            try MarginRankingLoss<Double>().forward(r)
+        }
+    }
+}
