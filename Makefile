@@ -27,8 +27,8 @@ demo: deps
 # Check LossKit against the bundled PyTorch reference cases in both precisions.
 verify: deps
 	$(SWIFT) build -c release --product losskit
-	.build/release/losskit verify Tests/Fixtures/torch-cases.json --precision float
-	.build/release/losskit verify Tests/Fixtures/torch-cases.json --precision double
+	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision float
+	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision double
 
 clean:
 	rm -rf .build

@@ -122,7 +122,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define EXP expf
 #define LOG logf
 #define LK_VECTOR_ROWS lk_table()
+#define LK_REBALANCED_SOFTMAX_BACKWARD 1
 #include "kernels_template.inc"
+#undef LK_REBALANCED_SOFTMAX_BACKWARD
 #undef T
 #undef S
 #undef EXP

@@ -13,6 +13,17 @@ import _TestSupport
         #expect(Self.file.cases.count == 385)
     }
 
+    /// Other seeds and the generator's hard set (large shapes, extreme logits).
+    @Test(arguments: ["torch-cases-seed1.json", "torch-cases-hard-seed3.json"], Precision.allCases)
+    func moreReferenceFilesPass(name: String, precision: Precision) throws {
+        let file = try ReferenceFile(contentsOf: TestSupport.repositoryRoot + "/Tests/Fixtures/" + name)
+        #expect(file.cases.count > 300)
+        for c in file.cases {
+            let r = Verifier.run(c, precision: precision)
+            #expect(r.status == .pass, "\(c.id) [\(precision)]: \(r.message ?? "")")
+        }
+    }
+
     @Test(arguments: Precision.allCases)
     func supportedCasesPass(precision: Precision) {
         var passed = 0
