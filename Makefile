@@ -3,7 +3,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo verify clean
+.PHONY: deps build test demo verify bench compare clean
 
 # OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
 deps:
@@ -29,6 +29,16 @@ verify: deps
 	$(SWIFT) build -c release --product losskit
 	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision float
 	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision double
+
+# package-benchmark suite (nested package in Benchmarks/): wall clock, allocations, peak memory.
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+# Side by side with PyTorch on this CPU (needs `pip install torch`): prints a Markdown table.
+compare: deps
+	$(SWIFT) build -c release --product losskit
+	python3 -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: pip install torch"; exit 1; }
+	python3 Benchmarks/compare_pytorch.py --losskit .build/release/losskit
 
 clean:
 	rm -rf .build

@@ -1,0 +1,132 @@
+import Benchmark
+import Kernels
+import Loss
+
+/// Random inputs built once per benchmark.
+struct Inputs {
+    let rows: Int, columns: Int
+    let x: [Float], y: [Float], targets: [Int]
+
+    init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        var g = SeededGenerator(seed: 7)
+        x = (0..<rows * columns).map { _ in Float(3 * g.nextNormal()) }
+        y = (0..<rows * columns).map { _ in Float(Double.random(in: 0..<1, using: &g)) }
+        targets = (0..<rows).map { _ in Int.random(in: 0..<columns, using: &g) }
+    }
+
+    var layout: AxisLayout { AxisLayout(outer: rows, length: columns) }
+}
+
+let configuration = Benchmark.Configuration(
+    metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
+    warmupIterations: 3,
+    scalingFactor: .one,
+    maxDuration: .seconds(2),
+    maxIterations: 1_000
+)
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = configuration
+
+    for (rows, columns) in [(256, 1000), (4096, 1000), (64, 32000)] {
+        let inputs = Inputs(rows: rows, columns: columns)
+        let name = "\(rows)x\(columns)"
+
+        // The kernels: zero allocations per call is part of what is measured (mallocCountTotal).
+        Benchmark("softmaxCrossEntropy forward+backward \(name)") { benchmark in
+            var losses = [Float](repeating: 0, count: rows), gradient = [Float](repeating: 0, count: rows * columns)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                inputs.x.withUnsafeBufferPointer { x in
+                    inputs.targets.withUnsafeBufferPointer { t in
+                        losses.withUnsafeMutableBufferPointer { l in
+                            gradient.withUnsafeMutableBufferPointer { g in
+                                try! softmaxCrossEntropy(
+                                    logits: x, targets: t, layout: inputs.layout, losses: l, gradient: g,
+                                    gradientScale: 1 / Float(rows))
+                            }
+                        }
+                    }
+                }
+            }
+            blackHole(losses)
+        }
+
+        Benchmark("logSoftmax \(name)") { benchmark in
+            var out = [Float](repeating: 0, count: rows * columns)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                inputs.x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { try! logSoftmax(x, layout: inputs.layout, into: $0) }
+                }
+            }
+            blackHole(out)
+        }
+
+        Benchmark("softmax \(name)") { benchmark in
+            var out = [Float](repeating: 0, count: rows * columns)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                inputs.x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { try! softmax(x, layout: inputs.layout, into: $0) }
+                }
+            }
+            blackHole(out)
+        }
+
+        Benchmark("logSumExp \(name)") { benchmark in
+            var out = [Float](repeating: 0, count: rows)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                inputs.x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer { try! logSumExp(x, layout: inputs.layout, into: $0) }
+                }
+            }
+            blackHole(out)
+        }
+
+        Benchmark("rowSum/rowMax \(name)") { benchmark in
+            var out = [Float](repeating: 0, count: rows)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                inputs.x.withUnsafeBufferPointer { x in
+                    out.withUnsafeMutableBufferPointer {
+                        try! rowSum(x, layout: inputs.layout, into: $0)
+                        try! rowMax(x, layout: inputs.layout, into: $0)
+                    }
+                }
+            }
+            blackHole(out)
+        }
+    }
+
+    let pointwise = Inputs(rows: 1, columns: 1 << 22)
+    for kind in PointwiseLossKind.allCases {
+        Benchmark("pointwise \(kind) forward+backward 4194304") { benchmark in
+            var gradient = [Float](repeating: 0, count: pointwise.columns)
+            var total: Float = 0
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                pointwise.x.withUnsafeBufferPointer { x in
+                    pointwise.y.withUnsafeBufferPointer { y in
+                        gradient.withUnsafeMutableBufferPointer { g in
+                            total += try! pointwiseLoss(kind, input: x, target: y, gradient: g, gradientScale: 1 / Float(x.count))
+                        }
+                    }
+                }
+            }
+            blackHole(total)
+        }
+    }
+
+    // The loss layer (allocates its outputs, as a value-returning API must).
+    let small = Inputs(rows: 256, columns: 1000)
+    let logits = try! Tensor(shape: [256, 1000], scalars: small.x), classes = Tensor(small.targets)
+    Benchmark("CrossEntropyLoss.valueAndGradient 256x1000") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! CrossEntropyLoss<Float>().valueAndGradient(logits: logits, targets: classes))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Side-by-side timing of LossKit and PyTorch on the same CPU, in one run.
+
+For each operation, shape and thread count, PyTorch (in this process) and
+`losskit bench --json` (a subprocess) are timed alternately, ROUNDS times each;
+each side's median over its rounds' medians is reported with the ratio
+PyTorch / LossKit (> 1 means LossKit is faster). Needs `pip install torch`.
+
+    python3 Benchmarks/compare_pytorch.py [--losskit .build/release/losskit] [--rounds 3] [--quick]
+"""
+import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
+
+import torch
+import torch.nn.functional as F
+
+# (op, shape) as `losskit bench` names them; the issue's shapes plus the other operations.
+CASES = [
+    ("cross-entropy", "256x1000"), ("cross-entropy", "4096x1000"), ("cross-entropy", "1024x32000"),
+    ("cross-entropy", "64x128256"), ("cross-entropy-forward", "4096x1000"),
+    ("softmax", "4096x1000"), ("log-softmax", "4096x1000"), ("logsumexp", "4096x1000"),
+    ("mse", "4194304"), ("l1", "4194304"), ("bce-with-logits", "4194304"),
+]
+QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
+
+
+def torch_step(op, dims):
+    """A closure running one PyTorch step equivalent to `losskit bench OP`."""
+    g = torch.Generator().manual_seed(1)
+    if len(dims) == 2:
+        n, c = dims
+        x = (3 * torch.randn(n, c, generator=g)).float()
+        t = torch.randint(0, c, (n,), generator=g)
+    else:
+        x = (3 * torch.randn(dims[0], generator=g)).float()
+        y = torch.rand(dims[0], generator=g).float()
+    if op == "cross-entropy":
+        x.requires_grad_(True)
+        def step():
+            x.grad = None
+            F.cross_entropy(x, t).backward()
+    elif op == "cross-entropy-forward":
+        def step():
+            with torch.no_grad():
+                F.cross_entropy(x, t)
+    elif op in ("softmax", "log-softmax", "logsumexp"):
+        fn = {"softmax": lambda: torch.softmax(x, dim=1), "log-softmax": lambda: torch.log_softmax(x, dim=1),
+              "logsumexp": lambda: torch.logsumexp(x, dim=1)}[op]
+        def step():
+            with torch.no_grad():
+                fn()
+    else:
+        loss = {"mse": F.mse_loss, "l1": F.l1_loss, "bce-with-logits": F.binary_cross_entropy_with_logits}[op]
+        x.requires_grad_(True)
+        def step():
+            x.grad = None
+            loss(x, y).backward()
+    return step
+
+
+def time_torch(step, seconds=1.0):
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter_ns()
+    step()
+    estimate = max(time.perf_counter_ns() - t0, 1)
+    runs = max(5, min(100000, int(seconds * 1e9 / estimate)))
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter_ns()
+        step()
+        times.append(time.perf_counter_ns() - t0)
+    return statistics.median(times)
+
+
+def time_losskit(binary, op, shape, threads):
+    out = subprocess.run([binary, "bench", op, "--shape", shape, "--threads", str(threads), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["median_ns"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--losskit", default=".build/release/losskit")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--quick", action="store_true", help="three cases only")
+    a = ap.parse_args()
+    cases = QUICK if a.quick else CASES
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(l.split(":", 1)[1].strip() for l in fh if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"# LossKit vs PyTorch {torch.__version__}, {datetime.date.today()}, {cpu}, {os.cpu_count()} cores")
+    print(f"# medians of {a.rounds} alternating rounds (each round ~1 s per side); ratio = PyTorch / LossKit")
+    print()
+    print("| operation | shape | threads | PyTorch ms | LossKit ms | ratio |")
+    print("|---|---|---:|---:|---:|---:|")
+    for op, shape in cases:
+        dims = [int(d) for d in shape.split("x")]
+        for threads in [int(t) for t in a.threads.split(",")]:
+            torch.set_num_threads(threads)
+            step = torch_step(op, dims)
+            tt, lt = [], []
+            for _ in range(a.rounds):
+                tt.append(time_torch(step))
+                lt.append(time_losskit(a.losskit, op, shape, threads))
+            t, l = statistics.median(tt), statistics.median(lt)
+            print(f"| {op} | {shape} | {threads} | {t / 1e6:.3f} | {l / 1e6:.3f} | {t / l:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import Loss
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time one kernel or loss on random inputs (median and minimum of repeated runs).",
+        discussion: """
+            OP is one of: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")).
+            cross-entropy and the pointwise losses (mse, l1, bce-with-logits) time the forward
+            and the backward pass together (class-index targets, mean reduction), as a training
+            step needs them; cross-entropy-forward times the forward pass alone.
+            Inputs are prepared once, then the operation is warmed up and timed REPEAT times
+            (by default as many as fit in about one second). Output buffers are allocated once:
+            the kernels themselves allocate nothing.
+
+            Examples:
+              losskit bench cross-entropy --shape 4096x1000 --threads 2
+              losskit bench mse --shape 4194304 --json
+            """
+    )
+
+    enum Operation: String, CaseIterable, ExpressibleByArgument {
+        case crossEntropy = "cross-entropy"
+        case crossEntropyForward = "cross-entropy-forward"
+        case softmax
+        case logSoftmax = "log-softmax"
+        case logsumexp
+        case mse
+        case l1
+        case bceWithLogits = "bce-with-logits"
+    }
+
+    @Argument(help: "The operation to time.")
+    var op: Operation
+
+    @Option(help: "The input shape: ROWSxCOLUMNS for row operations (e.g. 4096x1000), or a count (e.g. 4194304).")
+    var shape: String
+
+    @Option(help: "Threads for the kernel.")
+    var threads: Int = 1
+
+    @Option(name: .customLong("repeat"), help: "Timed runs (default: as many as fit in about one second).")
+    var repetitions: Int?
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let repetitions, repetitions < 1 { throw ValidationError("--repeat must be at least 1, got \(repetitions)") }
+        _ = try parsedShape()
+    }
+
+    /// `4096x1000` → [4096, 1000]; rejects empty, zero and non-numeric sizes.
+    func parsedShape() throws -> [Int] {
+        let parts = shape.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        let dims = parts.map { Int($0) }
+        guard !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! > 0 }), dims.count <= 2 else {
+            throw ValidationError("--shape must be ROWSxCOLUMNS or a count of positive integers, got \"\(shape)\"")
+        }
+        let sizes = dims.map { $0! }
+        let (product, overflow) = sizes.reduce((1, false)) { acc, d in
+            let r = acc.0.multipliedReportingOverflow(by: d)
+            return (r.partialValue, acc.1 || r.overflow)
+        }
+        guard !overflow, product <= 1 << 31 else { throw ValidationError("--shape \(shape) is too large") }
+        return sizes
+    }
+
+    func run() throws {
+        let dims = try parsedShape()
+        let count = dims.reduce(1, *)
+        let rows = dims.count == 2 ? dims[0] : 1, columns = dims.count == 2 ? dims[1] : count
+        var g = SeededGenerator(seed: 1)
+        let x = (0..<count).map { _ in Float(3 * g.nextNormal()) }
+        let y = (0..<count).map { _ in Float(Double.random(in: 0..<1, using: &g)) }
+        let targets = (0..<rows).map { _ in Int.random(in: 0..<columns, using: &g) }
+        var out = [Float](repeating: 0, count: count), losses = [Float](repeating: 0, count: rows)
+        let layout = AxisLayout(outer: rows, length: columns)
+        let threads = self.threads
+        var sink: Float = 0
+
+        // One run of the operation on the prepared buffers.
+        let step: () throws -> Void = {
+            try x.withUnsafeBufferPointer { xb in
+                try out.withUnsafeMutableBufferPointer { ob in
+                    switch op {
+                    case .crossEntropy, .crossEntropyForward:
+                        try targets.withUnsafeBufferPointer { tb in
+                            try losses.withUnsafeMutableBufferPointer { lb in
+                                try softmaxCrossEntropy(
+                                    logits: xb, targets: tb, layout: layout, losses: lb,
+                                    gradient: op == .crossEntropy ? ob : nil, gradientScale: 1 / Float(rows), threads: threads)
+                                sink += sum(UnsafeBufferPointer(lb)) / Float(rows)
+                            }
+                        }
+                    case .softmax: try Kernels.softmax(xb, layout: layout, into: ob, threads: threads)
+                    case .logSoftmax: try Kernels.logSoftmax(xb, layout: layout, into: ob, threads: threads)
+                    case .logsumexp:
+                        try losses.withUnsafeMutableBufferPointer { try Kernels.logSumExp(xb, layout: layout, into: $0, threads: threads) }
+                    case .mse, .l1, .bceWithLogits:
+                        let kind: PointwiseLossKind = op == .mse ? .squaredError : op == .l1 ? .absoluteError : .logisticWithLogits
+                        try y.withUnsafeBufferPointer { yb in
+                            sink += try pointwiseLoss(
+                                kind, input: xb, target: yb, gradient: ob, gradientScale: 1 / Float(count), threads: threads)
+                                / Float(count)
+                        }
+                    }
+                }
+            }
+        }
+
+        let timings = try Timing.measure(repetitions: repetitions, step)
+        let bytes = Double(count * MemoryLayout<Float>.size) * bytesPerElement
+        let report = BenchReport(
+            op: op.rawValue, shape: dims, threads: threads, timings: timings, bytesMoved: bytes, elements: count)
+        print(json ? report.json : report.text)
+        if sink.isNaN { printError("warning: the benchmarked result was NaN") }
+    }
+
+    /// Bytes each element moves at the memory floor (read inputs once, write outputs once), in floats.
+    var bytesPerElement: Double {
+        switch op {
+        case .crossEntropy, .softmax, .logSoftmax: return 2  // read logits, write gradient/probabilities
+        case .crossEntropyForward, .logsumexp: return 1  // read logits
+        case .mse, .l1, .bceWithLogits: return 3  // read input and target, write gradient
+        }
+    }
+}
+
+/// Monotonic wall-clock timing with warm-up.
+enum Timing {
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Warms up, then times `repetitions` runs (default: about one second's worth, 5 to 100,000).
+    static func measure(repetitions: Int?, _ step: () throws -> Void) throws -> [UInt64] {
+        var warm: [UInt64] = []
+        let warmStart = now()
+        while warm.count < 3 || (now() - warmStart < 100_000_000 && warm.count < 50) {
+            let t0 = now()
+            try step()
+            warm.append(now() - t0)
+        }
+        let estimate = max(warm.sorted()[warm.count / 2], 1)
+        let runs = repetitions ?? min(100_000, max(5, Int(1_000_000_000 / estimate)))
+        var times: [UInt64] = []
+        times.reserveCapacity(runs)
+        for _ in 0..<runs {
+            let t0 = now()
+            try step()
+            times.append(now() - t0)
+        }
+        return times
+    }
+
+    /// Peak resident set size of this process, in bytes.
+    static var peakRSS: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}
+
+struct BenchReport {
+    var op: String
+    var shape: [Int]
+    var threads: Int
+    var timings: [UInt64]
+    var bytesMoved: Double
+    var elements: Int
+    var extra: [(String, UInt64)] = []
+
+    var median: UInt64 { timings.sorted()[timings.count / 2] }
+    var minimum: UInt64 { timings.min()! }
+    var shapeText: String { shape.map(String.init).joined(separator: "x") }
+
+    var json: String {
+        var fields = [
+            "\"op\": \(jsonString(op))", "\"shape\": \(jsonString(shapeText))", "\"threads\": \(threads)",
+            "\"median_ns\": \(median)", "\"min_ns\": \(minimum)", "\"runs\": \(timings.count)",
+            "\"peak_rss_bytes\": \(Timing.peakRSS)",
+        ]
+        fields += extra.map { "\"\($0.0)\": \($0.1)" }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
+
+    var text: String {
+        let seconds = Double(median) / 1e9
+        var lines = [
+            "\(op) \(shapeText), \(threads) thread\(threads == 1 ? "" : "s"), \(timings.count) runs, \(InstructionSet.active) kernels",
+            String(format: "  median %.3f ms, min %.3f ms", Double(median) / 1e6, Double(minimum) / 1e6),
+            String(format: "  %.3g elements/s, %.2f GB/s moved at the memory floor", Double(elements) / seconds, bytesMoved / seconds / 1e9),
+        ]
+        lines += extra.map { String(format: "  %@: %.3f ms", $0.0, Double($0.1) / 1e6) }
+        return lines.joined(separator: "\n")
+    }
+}
