@@ -9,11 +9,19 @@
 #include "lk_kernels.h"
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 // The vector helpers are static and inlined within one instruction set; their
 // vector ABI never crosses a boundary between sets.
 #pragma clang diagnostic ignored "-Wpsabi"
+
+// Orders non-temporal stores before the kernel returns (they are weakly ordered on x86).
+#if defined(__x86_64__)
+#define LK_STORE_FENCE() __builtin_ia32_sfence()
+#else
+#define LK_STORE_FENCE() ((void)0)
+#endif
 
 typedef float lk_vf __attribute__((ext_vector_type(16)));
 typedef int lk_vi __attribute__((ext_vector_type(16)));
