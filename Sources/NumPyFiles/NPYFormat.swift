@@ -22,16 +22,16 @@ extension NPYArray {
     /// Parses the bytes of a `.npy` file.
     public init(npyBytes bytes: [UInt8]) throws(NPYError) {
         var reader = ByteReader(bytes)
-        let head = try reader.take(8, "magic string and version")
+        let head = Array(try reader.take(8, "magic string and version"))
         guard Array(head[0..<6]) == NPYArray.magic else { throw .notNumPy }
         let major = Int(head[6]), minor = Int(head[7])
         guard (1...3).contains(major), minor == 0 else { throw .unsupportedVersion(major: major, minor: minor) }
         let headerLength: Int
         if major == 1 {
-            let b = try reader.take(2, "header length")
+            let b = Array(try reader.take(2, "header length"))
             headerLength = Int(b[0]) | Int(b[1]) << 8
         } else {
-            let b = try reader.take(4, "header length")
+            let b = Array(try reader.take(4, "header length"))
             headerLength = Int(b[0]) | Int(b[1]) << 8 | Int(b[2]) << 16 | Int(b[3]) << 24
         }
         guard headerLength <= NPYArray.maximumHeaderLength else {
