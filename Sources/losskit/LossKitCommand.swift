@@ -11,7 +11,7 @@ struct LossKitCommand: ParsableCommand {
               losskit tour                                  walk through the loss-function tutorial
               losskit verify Tests/Fixtures/torch-cases.json  check LossKit against PyTorch's results
             """,
-        subcommands: [Tour.self, Train.self, Eval.self, Verify.self]
+        subcommands: [Tour.self, Train.self, Plot.self, Eval.self, Verify.self]
     )
 
     /// Runs the command; argument errors exit with status 2 (not ArgumentParser's 64),
