@@ -115,7 +115,7 @@ enum Trainer {
                 "\(s.loss) needs class labels but \(data.name) has real-valued targets; use --data digits, "
                     + "or a regression loss: \(TrainingLoss.regressionNames.joined(separator: ", "))")
         }
-        var description = data.notes
+        var description = data.notes.enumerated().map { $0.offset == 0 ? "\(data.name): \($0.element)" : $0.element }
         if data.name == "digits" {
             description.append("split 80/20 by seed \(s.seed): \(train.rows) train, \(test.rows) test")
         } else {
