@@ -8,25 +8,30 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a loss on NumPy arrays and write its gradient.",
         discussion: """
-            Reads .npy files (NumPy format 1.0-3.0; little-endian float32, float64, int32 or int64;
-            C order), builds LOSS by its PyTorch name with PyTorch's option names, prints the loss
-            and writes the gradient with respect to the input as .npy. Integer arrays are passed as
-            indices (class targets); floating-point arrays as values. --weight and --tensor pass
-            more inputs by name (weight and pos_weight are constants, as in PyTorch).
+            Reads .npy files (NumPy format 1.0-3.0; little-endian float32, float64,
+            int32 or int64; C order), builds LOSS by its PyTorch name with PyTorch's
+            option names, prints the loss and writes the gradient with respect to the
+            input as .npy. Integer arrays are passed as indices (class targets);
+            floating-point arrays as values. --weight and --tensor pass more inputs by
+            name (weight and pos_weight are constants, as in PyTorch).
 
-            The precision is float unless --precision says otherwise or the input is float64.
-            The gradient is written in that precision, with the input's shape.
-            Exit status: 0 on success, 1 for invalid arguments (unknown loss or option, shapes
-            that do not fit, an index out of range), 2 when a file cannot be read or is not a
-            supported .npy file.
+            The precision is float unless --precision says otherwise or the input is
+            float64. The gradient is written in that precision, with the input's shape.
+            Exit status: 0 on success, 1 for invalid arguments (unknown loss or option,
+            shapes that do not fit, an index out of range), 2 when a file cannot be read
+            or is not a supported .npy file.
 
             Examples:
               losskit eval mse_loss --input pred.npy --target y.npy --grad-out grad.npy
-              losskit eval cross_entropy --input logits.npy --target labels.npy --option label_smoothing=0.1
-              losskit eval binary_cross_entropy_with_logits --input x.npy --target y.npy --tensor pos_weight=pw.npy
-              losskit eval l1_loss --input a.npy --target b.npy --option reduction=none --precision double
+              losskit eval cross_entropy --input logits.npy --target labels.npy \\
+                  --option label_smoothing=0.1
+              losskit eval binary_cross_entropy_with_logits --input x.npy \\
+                  --target y.npy --tensor pos_weight=pw.npy
+              losskit eval l1_loss --input a.npy --target b.npy \\
+                  --option reduction=none --precision double
 
-            Write the arrays with NumPy:  numpy.save("pred.npy", numpy.asarray(pred, dtype=numpy.float32))
+            Write the arrays with NumPy:  numpy.save("pred.npy", numpy.asarray(pred,
+            dtype=numpy.float32))
             """
     )
 
@@ -48,7 +53,7 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("option"), help: ArgumentHelp("A loss option as PyTorch names it (repeatable).", valueName: "key=value"))
     var options: [String] = []
 
-    @Option(help: ArgumentHelp("Where to write the gradient with respect to the input.", valueName: "file.npy"))
+    @Option(help: ArgumentHelp("Where to write the gradient wrt the input.", valueName: "file.npy"))
     var gradOut: String?
 
     @Option(help: ArgumentHelp("Where to write the loss values (useful with reduction=none).", valueName: "file.npy"))

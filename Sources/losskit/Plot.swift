@@ -7,15 +7,19 @@ struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Plot losses and their gradients against the prediction, as SVG.",
         discussion: """
-            For each LOSS, draws the loss (blue, left axis) and its gradient with respect to the
-            prediction (orange, right axis) for a fixed target, and writes OUT/LOSS.svg. Every
-            value comes from LossKit: the forward pass and the hand-written backward pass.
+            For each LOSS, draws the loss (blue) and its gradient with respect to
+            the prediction (orange) for a fixed target, and writes OUT/LOSS.svg.
+            The gradient shares the loss's y axis when their ranges are
+            comparable and gets its own axis on the right otherwise. Every value
+            comes from LossKit: the forward pass and the hand-written backward.
 
-            What is on the x axis:
-              l1_loss, mse_loss, rmse, mape and any other loss of a prediction and a value target:
-                the prediction, for the target --target (default 0; 1 for mape)
-              cross_entropy, nll_loss: the probability p of the target class (two classes; the
-                gradient is dL/dp, chained through the logits (log p, log(1 - p)))
+            The x axis:
+              regression losses (l1_loss, mse_loss, rmse, mape, any loss of a
+                prediction and a value target): the prediction, for the target
+                --target (default 0; 1 for mape)
+              cross_entropy, nll_loss: the probability p of the target class
+                (two classes; dL/dp is chained through the logits
+                (log p, log(1 - p)))
               binary_cross_entropy: the predicted probability, target 1
               binary_cross_entropy_with_logits: the logit, target 1
             Loss options are passed with --option (e.g. --option reduction=sum).

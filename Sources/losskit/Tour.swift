@@ -7,12 +7,12 @@ struct Tour: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Walk through the loss-function tutorial, every number computed by LossKit.",
         discussion: """
-            Each step states a loss, evaluates it with LossKit on the tutorial's tensors, and
-            shows its gradient from LossKit's hand-written backward pass.
+            Each step states a loss, evaluates it with LossKit on the tutorial's
+            tensors, and shows its gradient from LossKit's hand-written backward pass.
 
-            Then it trains the tutorial's regressor on California housing with MSE and with MAPE,
-            compares them in dollars and percent, and writes SVG plots of the losses, their
-            gradients and the training curves into --out.
+            Then it trains the tutorial's regressor on California housing with MSE and
+            with MAPE, compares them in dollars and percent, and writes SVG plots of the
+            losses, their gradients and the training curves into --out.
 
             Examples:
               losskit tour

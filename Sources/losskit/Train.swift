@@ -5,30 +5,34 @@ import SVGCharts
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a small neural network with any LossKit loss and report what it learned.",
+        abstract: "Train a small neural network with any LossKit loss; report what it learned.",
         discussion: """
-            The network is an MLP (two hidden ReLU layers of --hidden units, dense layers on OpenBLAS),
-            trained with Adam on mini-batches; the loss and its gradient are LossKit's, built by name
-            from the registry, so every loss of a prediction and a target can be used.
+            The network is an MLP (two hidden ReLU layers of --hidden units, dense
+            layers on OpenBLAS), trained with Adam on mini-batches; the loss and its
+            gradient are LossKit's, built by name from the registry, so every loss of a
+            prediction and a target can be used.
 
             Data:
-              california   California housing (Data/california_housing.csv): 8 features, house value
-                           in $100,000; regression losses (mse_loss, l1_loss, rmse, mape, ...)
-              digits       8x8 handwritten digits (Data/digits.csv): 10 classes; cross_entropy,
-                           nll_loss (log-softmax head), or a value loss on one-hot rows
-              PATH.csv     numeric columns, optional header, the target last (a class 0, 1, ...
-                           for a class-index loss)
-            Features are standardized with the train split's statistics (digits: pixels / 16);
-            the split is 80/20 by --seed. Regression reports MAE, RMSE and MAPE in the target's
-            units, next to a least-squares fit (LAPACK ?gels) and the train mean as baselines;
-            classification reports accuracy and per-class precision and recall.
-            Writes training.svg (loss per epoch) and metrics.json into --out.
-            Results are deterministic for a given --seed and --threads.
+              california  California housing (Data/california_housing.csv):
+                          8 features, house value in $100,000; regression
+                          losses (mse_loss, l1_loss, rmse, mape, ...)
+              digits      8x8 handwritten digits (Data/digits.csv), 10 classes:
+                          cross_entropy, nll_loss (log-softmax head), or a
+                          value loss on one-hot rows
+              PATH.csv    numeric columns, optional header, the target last
+                          (a class 0, 1, ... for a class-index loss)
+            Features are standardized with the train split's statistics (digits: pixels
+            / 16); the split is 80/20 by --seed. Regression reports MAE, RMSE and MAPE
+            in the target's units, next to a least-squares fit (LAPACK ?gels) and the
+            train mean as baselines; classification reports accuracy and per-class
+            precision and recall. Writes training.svg (loss per epoch) and metrics.json
+            into --out. Results are deterministic for a given --seed and --threads.
 
             Examples:
               losskit train --data california --loss mse_loss
               losskit train --data california --loss mape --epochs 40 --lr 0.001
-              losskit train --data digits --loss cross_entropy --option label_smoothing=0.1
+              losskit train --data digits --loss cross_entropy \\
+                  --option label_smoothing=0.1
               losskit train --data my.csv --loss l1_loss --out runs/l1
             """
     )
