@@ -31,10 +31,14 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CLossKernels", "COpenBLAS"]),
         .target(name: "Loss", dependencies: ["Kernels"]),
         .target(name: "ReferenceCases", dependencies: ["Loss"]),
+        // Bounds-checked reader and writer of NumPy .npy files (no dependency on the loss layer).
+        .target(name: "NumPyFiles"),
+        // A small SVG writer and line chart for the command-line tool's plots.
+        .target(name: "SVGCharts"),
         .executableTarget(
             name: "losskit",
             dependencies: [
-                "Loss", "ReferenceCases",
+                "Loss", "ReferenceCases", "NumPyFiles", "SVGCharts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,6 +46,6 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),
         .testTarget(name: "LossTests", dependencies: ["Loss", "_TestSupport"]),
         .testTarget(name: "ReferenceCasesTests", dependencies: ["ReferenceCases", "Loss", "_TestSupport"]),
-        .testTarget(name: "losskitTests", dependencies: ["losskit", "_TestSupport"]),
+        .testTarget(name: "losskitTests", dependencies: ["losskit", "_TestSupport", "NumPyFiles", "SVGCharts"]),
     ]
 )

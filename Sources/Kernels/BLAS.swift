@@ -57,6 +57,14 @@ package enum BLAS {
         return Int(
             LAPACKE_dgels(LAPACK_ROW_MAJOR, trans, int32(m), int32(n), int32(nrhs), asD(a), int32(n), asD(b), int32(nrhs)))
     }
+
+    /// The number of threads OpenBLAS uses for the calls that follow (process-wide).
+    package static func setThreads(_ threads: Int) {
+        openblas_set_num_threads(Int32(clamping: max(1, threads)))
+    }
+
+    /// The number of threads OpenBLAS currently uses.
+    package static var threads: Int { Int(openblas_get_num_threads()) }
 }
 
 extension BLAS {

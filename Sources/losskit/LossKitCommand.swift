@@ -8,10 +8,13 @@ struct LossKitCommand: ParsableCommand {
         abstract: "Neural-network loss functions with PyTorch's semantics: learn them, check them, verify them.",
         discussion: """
             Examples:
-              losskit tour                                  walk through the loss-function tutorial
-              losskit verify Tests/Fixtures/torch-cases.json  check LossKit against PyTorch's results
+              losskit tour                         the tutorial, a training run, plots
+              losskit train --data digits --loss cross_entropy
+              losskit plot mse_loss cross_entropy  losses and gradients as SVG
+              losskit eval mse_loss --input p.npy --target y.npy --grad-out g.npy
+              losskit verify Tests/Fixtures/torch-cases.json
             """,
-        subcommands: [Tour.self, Verify.self, Bench.self]
+        subcommands: [Tour.self, Train.self, Plot.self, Eval.self, Verify.self, Bench.self]
     )
 
     /// Runs the command; argument errors exit with status 2 (not ArgumentParser's 64),

@@ -5,7 +5,9 @@ import _TestSupport
 @Suite struct TourCommandTests {
     /// The tutorial's numbers, printed from values the library computed.
     @Test func tourPrintsTheTutorialsNumbers() throws {
-        let r = try runLossKit(["tour"])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("losskit-tour-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let r = try runLossKit(["tour", "--out", folder, "--epochs", "3"])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         func value(_ prefix: String) -> Double? {
@@ -22,5 +24,13 @@ import _TestSupport
         #expect(value("MAPE of") == 0.075)
         #expect(r.stdout.contains("75% of the absolute errors, 90% of the squared errors"))
         #expect(r.stdout.contains("0.7497   0.1499   0.1005"))  // softmax of the second row
+        // Step 8 trains with MSE and MAPE and compares them in dollars; step 9 lists the plots it wrote.
+        #expect(lines.contains { $0.hasPrefix("  MLP trained with MSE") && $0.contains("$") })
+        #expect(lines.contains { $0.hasPrefix("  MLP trained with MAPE") && $0.hasSuffix("%") })
+        for name in ["l1_loss", "mse_loss", "cross_entropy", "binary_cross_entropy", "training-mse", "training-mape"] {
+            let path = folder + "/" + name + ".svg"
+            #expect(r.stdout.contains(path))
+            #expect(FileManager.default.fileExists(atPath: path), "\(path)")
+        }
     }
 }

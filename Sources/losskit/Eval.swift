@@ -1,0 +1,178 @@
+import ArgumentParser
+import Foundation
+import Loss
+import NumPyFiles
+import ReferenceCases
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a loss on NumPy arrays and write its gradient.",
+        discussion: """
+            Reads .npy files (NumPy format 1.0-3.0; little-endian float32, float64,
+            int32 or int64; C order), builds LOSS by its PyTorch name with PyTorch's
+            option names, prints the loss and writes the gradient with respect to the
+            input as .npy. Integer arrays are passed as indices (class targets);
+            floating-point arrays as values. --weight and --tensor pass more inputs by
+            name (weight and pos_weight are constants, as in PyTorch).
+
+            The precision is float unless --precision says otherwise or the input is
+            float64. The gradient is written in that precision, with the input's shape.
+            Exit status: 0 on success, 1 for invalid arguments (unknown loss or option,
+            shapes that do not fit, an index out of range), 2 when a file cannot be read
+            or is not a supported .npy file.
+
+            Examples:
+              losskit eval mse_loss --input pred.npy --target y.npy --grad-out grad.npy
+              losskit eval cross_entropy --input logits.npy --target labels.npy \\
+                  --option label_smoothing=0.1
+              losskit eval binary_cross_entropy_with_logits --input x.npy \\
+                  --target y.npy --tensor pos_weight=pw.npy
+              losskit eval l1_loss --input a.npy --target b.npy \\
+                  --option reduction=none --precision double
+
+            Write the arrays with NumPy:  numpy.save("pred.npy", numpy.asarray(pred,
+            dtype=numpy.float32))
+            """
+    )
+
+    @Argument(help: "The loss, by its PyTorch name (\(LossRegistry.functionNames.prefix(6).joined(separator: ", ")), ...).")
+    var loss: String
+
+    @Option(help: ArgumentHelp("The input (predictions, logits, probabilities).", valueName: "file.npy"))
+    var input: String
+
+    @Option(help: ArgumentHelp("The target (values, or int class indices).", valueName: "file.npy"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("Class or element weights (the weight= argument).", valueName: "file.npy"))
+    var weight: String?
+
+    @Option(name: .customLong("tensor"), help: ArgumentHelp("Another named input or constant (repeatable).", valueName: "name=file.npy"))
+    var tensors: [String] = []
+
+    @Option(name: .customLong("option"), help: ArgumentHelp("A loss option as PyTorch names it (repeatable).", valueName: "key=value"))
+    var options: [String] = []
+
+    @Option(help: ArgumentHelp("Where to write the gradient wrt the input.", valueName: "file.npy"))
+    var gradOut: String?
+
+    @Option(help: ArgumentHelp("Where to write the loss values (useful with reduction=none).", valueName: "file.npy"))
+    var lossOut: String?
+
+    @Option(help: "Compute in float or double (default: double for a float64 input, float otherwise).")
+    var precision: Precision?
+
+    @Option(help: "Threads for the kernels that split rows (results do not depend on it).")
+    var threads = 1
+
+    func run() throws {
+        try reportingErrors("eval") {
+            guard (1...256).contains(threads) else { throw ToolError.invalidArgument("--threads must be between 1 and 256") }
+            let parsedOptions = try parseLossOptions(options)
+            var named: [(name: String, path: String)] = [("input", input)]
+            if let target { named.append(("target", target)) }
+            if let weight { named.append(("weight", weight)) }
+            for item in tensors {
+                guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
+                    throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
+                }
+                named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
+            }
+            var seen = Set<String>()
+            for n in named where !seen.insert(n.name).inserted {
+                throw ToolError.invalidArgument("the input \(n.name) is given twice")
+            }
+            var arrays: [(name: String, array: NPYArray)] = []
+            for n in named {
+                do {
+                    arrays.append((n.name, try NPYArray(contentsOf: n.path)))
+                } catch let e as NPYError {
+                    if case .io = e { throw ToolError.unreadable("\(e)") }
+                    throw ToolError.unreadable("\(n.path): \(e)")
+                }
+            }
+            let useDouble = precision.map { $0 == .double } ?? (arrays[0].array.dtype == .float64)
+            if useDouble {
+                try evaluate(Double.self, arrays, parsedOptions)
+            } else {
+                try evaluate(Float.self, arrays, parsedOptions)
+            }
+        }
+    }
+
+    func evaluate<T: KernelScalar>(_: T.Type, _ arrays: [(name: String, array: NPYArray)], _ options: [String: OptionValue]) throws {
+        guard LossRegistry.functionNames.contains(loss) else {
+            throw ToolError.invalidArgument("unknown loss '\(loss)'; choose one of: \(LossRegistry.functionNames.joined(separator: ", "))")
+        }
+        func values(_ a: NPYArray) throws -> Tensor<T> {
+            switch a.values {
+            case .float32(let v): return try Tensor(shape: a.shape, scalars: v.map { T($0) })
+            case .float64(let v): return try Tensor(shape: a.shape, scalars: v.map { T($0) })
+            default: return try Tensor(shape: a.shape, scalars: a.doubles.map { T($0) })
+            }
+        }
+        var constants: [String: Tensor<T>] = [:]
+        var inputs = LossInputs<T>()
+        for (name, a) in arrays {
+            if LossRegistry.constantInputNames.contains(name) {
+                constants[name] = try values(a)
+            } else if let ints = a.integers {
+                inputs[name] = .indices(try Tensor(shape: a.shape, scalars: ints))
+            } else {
+                inputs[name] = .values(try values(a))
+            }
+        }
+        var function = try LossRegistry.make(loss, options: options, constants: constants, as: T.self)
+        if var ce = function as? CrossEntropyLoss<T> {
+            ce.threads = threads
+            function = ce
+        } else if var axis = function as? AxisFunction<T> {
+            axis.threads = threads
+            function = axis
+        }
+        let expected = function.inputSpecs.map(\.name)
+        for name in inputs.names where !expected.contains(name) {
+            throw ToolError.invalidArgument(
+                "\(loss) takes no input named \(name); its inputs are \(expected.joined(separator: ", "))"
+                    + " and constants \(LossRegistry.constantInputNames.sorted().joined(separator: ", "))")
+        }
+        for spec in function.inputSpecs where inputs[spec.name] == nil {
+            let flag = ["input", "target"].contains(spec.name) ? "--\(spec.name) FILE.npy" : "--tensor \(spec.name)=FILE.npy"
+            throw ToolError.invalidArgument(
+                "\(loss) needs its input \(spec.name) (\(spec.kind == .indices ? "integer indices" : "values")): pass \(flag)")
+        }
+        let value = try function.forward(inputs)
+        let digits = T.self == Double.self ? 17 : 9
+        func format(_ v: T) -> String { String(format: "%.\(digits)g", Double(v)) }
+        if value.rank == 0 {
+            print("\(loss): \(format(value[flat: 0]))")
+        } else {
+            let shown = value.scalars.prefix(20).map(format).joined(separator: " ")
+            print("\(loss) (shape \(describeShape(value.shape))): \(shown)\(value.count > 20 ? " ..." : "")")
+        }
+        if let lossOut {
+            try write(value, to: lossOut)
+            print("wrote \(lossOut)")
+        }
+        if let gradOut {
+            guard function.differentiableInputs.contains("input") else {
+                throw ToolError.invalidArgument("\(loss) has no gradient with respect to its input; drop --grad-out")
+            }
+            let ones = try Tensor<T>(shape: value.shape, scalars: Array(repeating: 1, count: value.count))
+            guard let g = try function.backward(inputs, upstream: ones)["input"] else {
+                throw ToolError.invalidArgument("\(loss) returned no gradient for its input")
+            }
+            try write(g, to: gradOut)
+            print("wrote \(gradOut) (gradient of the \(value.rank == 0 ? "loss" : "sum of the losses") with respect to the input, shape \(describeShape(g.shape)))")
+        }
+    }
+
+    func write<T: KernelScalar>(_ t: Tensor<T>, to path: String) throws {
+        let values: NPYArray.Values = T.self == Double.self ? .float64(t.scalars.map { Double($0) }) : .float32(t.scalars.map { Float($0) })
+        do {
+            try NPYArray(shape: t.shape, values: values).write(to: path)
+        } catch {
+            throw ToolError.unreadable("\(error); choose another path")
+        }
+    }
+}
