@@ -35,7 +35,7 @@ typedef struct {
                           float *, const float *, float);
     void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
                          float *, const float *, float);
-    double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float);
+    double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
 } lk_vtable;
 
 #if defined(__x86_64__)
@@ -97,8 +97,8 @@ __attribute__((constructor)) static void lk_choose_instruction_set(void) {
 }
 
 double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
-                        const float *upstream, float scale) {
-    return lk_table()->pointwise_block(kind, x, y, n, values, grad, upstream, scale);
+                        const float *upstream, float scale, int stream) {
+    return lk_table()->pointwise_block(kind, x, y, n, values, grad, upstream, scale, stream);
 }
 
 // Double: scalar loops with libm, the reference precision.

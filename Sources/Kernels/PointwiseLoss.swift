@@ -41,6 +41,9 @@ public func pointwiseLoss<T: KernelScalar>(
     if let gradient { try checkCount("gradient", gradient.count, n, layout) }
     if let upstream { try checkCount("upstream", upstream.count, n, layout) }
     let block = pointwiseBlockLength(n)
+    // Gradients larger than the last-level cache bypass it (non-temporal stores): no
+    // read-for-ownership, no later eviction. Decided by the length alone.
+    let stream: Int32 = n * MemoryLayout<T>.size >= 16 << 20 ? 1 : 0
     let blocks = (n + block - 1) / block
     let xb = base(input), yb = base(target)
     let vb = values.map(base), gb = gradient.map(base), ub = upstream.map(base)
@@ -52,7 +55,7 @@ public func pointwiseLoss<T: KernelScalar>(
                 case .single:
                     partials[b] = lk_pointwise_f32(
                         kind.rawValue, asF(xb) + lo, asF(yb) + lo, count, vb.map { asF($0) + lo }, gb.map { asF($0) + lo },
-                        ub.map { asF($0) + lo }, Float(gradientScale))
+                        ub.map { asF($0) + lo }, Float(gradientScale), stream)
                 case .double:
                     partials[b] = lk_pointwise_f64(
                         kind.rawValue, asD(xb) + lo, asD(yb) + lo, count, vb.map { asD($0) + lo }, gb.map { asD($0) + lo },

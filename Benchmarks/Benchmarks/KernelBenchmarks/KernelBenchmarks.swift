@@ -19,16 +19,14 @@ struct Inputs {
     var layout: AxisLayout { AxisLayout(outer: rows, length: columns) }
 }
 
-let configuration = Benchmark.Configuration(
-    metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
-    warmupIterations: 3,
-    scalingFactor: .one,
-    maxDuration: .seconds(2),
-    maxIterations: 1_000
-)
-
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = configuration
+    Benchmark.defaultConfiguration = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
+        warmupIterations: 3,
+        scalingFactor: .one,
+        maxDuration: .seconds(2),
+        maxIterations: 1_000
+    )
 
     for (rows, columns) in [(256, 1000), (4096, 1000), (64, 32000)] {
         let inputs = Inputs(rows: rows, columns: columns)

@@ -57,8 +57,9 @@ int lk_instruction_set(void);
 // 2 = logistic loss on logits (1 - y) x + log(1 + exp(-x)). Returns the sum
 // (accumulated in double); writes per-element values and/or the gradient
 // scale * upstream_i * d value_i / d x_i when the pointers are not NULL.
+// stream != 0 writes the gradient with non-temporal stores (for outputs larger than the caches).
 double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
-                        const float *upstream, float scale);
+                        const float *upstream, float scale, int stream);
 double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
                         const double *upstream, double scale);
 #endif
