@@ -24,7 +24,7 @@ import _TestSupport
 
     @Test func softmaxAndCrossEntropyOnEverySet() throws {
         for set in Self.supported {
-            for length in [1, 15, 16, 17, 100, 1000] {
+            for length in [1, 15, 16, 17, 100, 1000, 8195] {  // 8195: the streaming-store path for long rows
                 let layout = AxisLayout(outer: 5, length: length)
                 // References see exactly the Float inputs, so only the kernels' own error is measured.
                 let x = TestSupport.normal([layout.count], scale: 4, seed: UInt64(90 + length)).scalars.map { Float($0) }
@@ -96,6 +96,29 @@ import _TestSupport
                 #expect(zip(g, wantD.grad).allSatisfy { abs(Double($0) - $1) <= 1e-6 * max(abs($1), 1) }, "\(kind) \(set)")
             }
         }
+    }
+
+    /// Gradients of 16 MiB and more take the non-temporal-store path.
+    @Test func pointwiseStreamingPathMatchesDouble() throws {
+        let n = (1 << 22) + 17
+        // A cheap pseudo-random pattern: 4M normal samples would dominate the test's time in debug builds.
+        let x = (0..<n).map { Float(($0 &* 2_654_435_761) % 1000) / 250 - 2 }
+        let y = (0..<n).map { Float(($0 &* 40_503) % 997) / 500 - 1 }
+        var g = [Float](repeating: 0, count: n)
+        let s = try x.withUnsafeBufferPointer { xb in
+            try y.withUnsafeBufferPointer { yb in
+                try g.withUnsafeMutableBufferPointer { try pointwiseLoss(.squaredError, input: xb, target: yb, gradient: $0, gradientScale: 0.5) }
+            }
+        }
+        var want = 0.0
+        var worst = 0.0
+        for i in 0..<n {
+            let d = Double(x[i]) - Double(y[i])
+            want += d * d
+            worst = max(worst, abs(Double(g[i]) - d))  // 0.5 · 2d
+        }
+        #expect(abs(Double(s) - want) <= 1e-6 * want)
+        #expect(worst <= 1e-6 * 8)
     }
 
     @Test func pointwiseSumDoesNotDependOnThreadCount() throws {
