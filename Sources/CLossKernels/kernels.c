@@ -96,14 +96,12 @@ __attribute__((constructor)) static void lk_choose_instruction_set(void) {
         if (lk_set_instruction_set(level)) break;
 }
 
-double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
-                        const float *upstream, float scale, int stream) {
-    return lk_table()->pointwise_block(kind, x, y, n, values, grad, upstream, scale, stream);
-}
+// ---- Pointwise losses: fixed blocks, Double partial sums added in order. ----
 
-// Double: scalar loops with libm, the reference precision.
-double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
-                        const double *upstream, double scale) {
+#define LK_MAX_BLOCKS 256
+
+static double lk_pointwise_serial_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values,
+                                      double *grad, const double *upstream, double scale) {
     double total = 0.0;
     for (ptrdiff_t i = 0; i < n; i++) {
         double d = x[i] - y[i], value, dx;
@@ -123,6 +121,72 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
         if (grad) grad[i] = scale * (upstream ? upstream[i] : 1.0) * dx;
     }
     return total;
+}
+
+typedef struct {
+    int kind, is_double, stream;
+    const void *x, *y, *up;
+    void *values, *grad;
+    double scale;
+    ptrdiff_t n, block, blocks;
+    long parts;
+    double *partials;
+} lk_pointwise_job;
+
+static void lk_pointwise_task(void *c, long part) {
+    lk_pointwise_job *j = c;
+    ptrdiff_t first = j->blocks * part / j->parts, last = j->blocks * (part + 1) / j->parts;
+    for (ptrdiff_t b = first; b < last; b++) {
+        ptrdiff_t lo = b * j->block, count = j->n - lo < j->block ? j->n - lo : j->block;
+        if (j->is_double) {
+            const double *up = j->up;
+            double *values = j->values, *grad = j->grad;
+            j->partials[b] = lk_pointwise_serial_f64(j->kind, (const double *)j->x + lo, (const double *)j->y + lo, count,
+                                                     values ? values + lo : NULL, grad ? grad + lo : NULL,
+                                                     up ? up + lo : NULL, j->scale);
+        } else {
+            const float *up = j->up;
+            float *values = j->values, *grad = j->grad;
+            j->partials[b] = lk_table()->pointwise_block(j->kind, (const float *)j->x + lo, (const float *)j->y + lo,
+                                                         count, values ? values + lo : NULL, grad ? grad + lo : NULL,
+                                                         up ? up + lo : NULL, (float)j->scale, j->stream);
+        }
+    }
+}
+
+static double lk_pointwise(lk_pointwise_job *j, int threads) {
+    double partials[LK_MAX_BLOCKS];
+    ptrdiff_t wanted = (j->n + LK_MAX_BLOCKS - 1) / LK_MAX_BLOCKS;
+    if (wanted < (1 << 14)) wanted = 1 << 14;
+    j->block = (wanted + 15) / 16 * 16;
+    j->blocks = (j->n + j->block - 1) / j->block;
+    j->partials = partials;
+    j->parts = lk_parts_for(j->blocks, j->block, threads);
+    if (j->parts <= 1) {
+        j->parts = 1;
+        lk_pointwise_task(j, 0);
+    } else {
+        lk_parallel_run(j->parts, threads, lk_pointwise_task, j);
+    }
+    double total = 0.0;
+    for (ptrdiff_t b = 0; b < j->blocks; b++) total += partials[b];
+    return total;
+}
+
+double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
+                        const float *upstream, float scale, int threads) {
+    // Gradients of 16 MiB or more exceed the caches: non-temporal stores skip the
+    // read-for-ownership and the later eviction. Decided by n alone.
+    lk_pointwise_job j = {.kind = kind, .is_double = 0, .stream = n * (ptrdiff_t)sizeof(float) >= (16 << 20),
+                          .x = x, .y = y, .up = upstream, .values = values, .grad = grad, .scale = scale, .n = n};
+    return lk_pointwise(&j, threads);
+}
+
+double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
+                        const double *upstream, double scale, int threads) {
+    lk_pointwise_job j = {.kind = kind, .is_double = 1, .x = x, .y = y, .up = upstream, .values = values,
+                          .grad = grad, .scale = scale, .n = n};
+    return lk_pointwise(&j, threads);
 }
 
 #define T float

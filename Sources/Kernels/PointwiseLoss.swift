@@ -12,20 +12,15 @@ public enum PointwiseLossKind: Int32, Sendable, CaseIterable {
     case logisticWithLogits = 2
 }
 
-/// Elements per block of the sum: blocks are fixed by the length alone (at most
-/// 256 of them), and their Double partial sums are added in order, so the sum is
-/// bitwise identical for any thread count.
-@usableFromInline func pointwiseBlockLength(_ n: Int) -> Int {
-    let wanted = max(1 << 14, (n + 255) / 256)
-    return (wanted + 15) / 16 * 16
-}
-
 /// A pointwise loss over `input` and `target` in one pass: returns the sum of the
 /// per-element values (accumulated in Double), and writes, when given, the
 /// per-element values and the gradient `gradientScale · upstream_i · ∂value_i/∂x_i`.
 ///
 /// A `mean` caller passes `gradientScale = 1/n` and divides the sum by `n`. The
 /// gradient with respect to the target is `-gradient` for the two regression kinds.
+/// The sum is taken over blocks fixed by the length alone (at most 256), whose
+/// Double partial sums are added in order: it is bitwise identical for any thread
+/// count. Gradients of 16 MiB or more are written with non-temporal stores.
 /// Nothing is allocated; on a thrown error nothing is written.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: UnsafeBufferPointer<T>, target: UnsafeBufferPointer<T>,
@@ -40,32 +35,17 @@ public func pointwiseLoss<T: KernelScalar>(
     if let values { try checkCount("values", values.count, n, layout) }
     if let gradient { try checkCount("gradient", gradient.count, n, layout) }
     if let upstream { try checkCount("upstream", upstream.count, n, layout) }
-    let block = pointwiseBlockLength(n)
-    // Gradients larger than the last-level cache bypass it (non-temporal stores): no
-    // read-for-ownership, no later eviction. Decided by the length alone.
-    let stream: Int32 = n * MemoryLayout<T>.size >= 16 << 20 ? 1 : 0
-    let blocks = (n + block - 1) / block
-    let xb = base(input), yb = base(target)
-    let vb = values.map(base), gb = gradient.map(base), ub = upstream.map(base)
-    return withUnsafeTemporaryAllocation(of: Double.self, capacity: max(blocks, 1)) { partials in
-        splitBlocks(blocks, elementsPerBlock: block, threads: threads) { range in
-            for b in range {
-                let lo = b * block, count = min(block, n - lo)
-                switch precision {
-                case .single:
-                    partials[b] = lk_pointwise_f32(
-                        kind.rawValue, asF(xb) + lo, asF(yb) + lo, count, vb.map { asF($0) + lo }, gb.map { asF($0) + lo },
-                        ub.map { asF($0) + lo }, Float(gradientScale), stream)
-                case .double:
-                    partials[b] = lk_pointwise_f64(
-                        kind.rawValue, asD(xb) + lo, asD(yb) + lo, count, vb.map { asD($0) + lo }, gb.map { asD($0) + lo },
-                        ub.map { asD($0) + lo }, Double(gradientScale))
-                }
-            }
-        }
-        var total = 0.0
-        for b in 0..<blocks { total += partials[b] }
-        return T(total)
+    let xb = base(input), yb = base(target), t = Int32(clamping: threads)
+    let vb = values.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
+    switch precision {
+    case .single:
+        return T(lk_pointwise_f32(
+            kind.rawValue, asF(xb), asF(yb), n, vb.map { asF($0) }, gb.map { asF($0) }, ub.map { asF($0) },
+            Float(gradientScale), t))
+    case .double:
+        return T(lk_pointwise_f64(
+            kind.rawValue, asD(xb), asD(yb), n, vb.map { asD($0) }, gb.map { asD($0) }, ub.map { asD($0) },
+            Double(gradientScale), t))
     }
 }
 

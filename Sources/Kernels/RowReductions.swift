@@ -1,8 +1,8 @@
 import CLossKernels
 
 /// Row reductions along an axis (see ``AxisLayout``): each writes
-/// `layout.rows` results. Sums accumulate in Double with four fixed partial
-/// sums, so results are deterministic and do not depend on the thread count.
+/// `layout.rows` results. Sums accumulate in Double in a fixed order, so
+/// results are deterministic and do not depend on the thread count.
 
 /// `out_r = log sum_c exp(x_rc)`, computed as `m + log sum exp(x - m)`.
 /// A row of all `-inf` gives `-inf`, a row containing `+inf` gives `+inf`
@@ -55,7 +55,7 @@ public func rowNorm<T: KernelScalar>(
     let p: Int32 = kind == .l1 ? 1 : kind == .l2 ? 2 : 0
     try rowKernel(
         x, layout, out, threads,
-        f32: { lk_norm_f32($0, $1, $2, $3, $4, p) }, f64: { lk_norm_f64($0, $1, $2, $3, $4, p) })
+        f32: { lk_norm_f32($0, $1, $2, $3, $4, p, $5) }, f64: { lk_norm_f64($0, $1, $2, $3, $4, p, $5) })
 }
 
 /// `out_r = max_c x_rc` and, when `argmax` is given, the first index attaining it.
@@ -73,19 +73,14 @@ public func rowMax<T: KernelScalar>(
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", out.count, layout.rows, layout)
     if let argmax { try checkCount("argmax", argmax.count, layout.rows, layout) }
-    let block = layout.length * layout.inner
-    let xb = base(x), ob = base(out), ab = argmax.map { asI64(base($0)) }
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
-        let a = ab.map { $0 + roff }
-        switch precision {
-        case .single: lk_max_f32(asF(xb) + off, asF(ob) + roff, a, r.count, layout.length, layout.inner)
-        case .double: lk_max_f64(asD(xb) + off, asD(ob) + roff, a, r.count, layout.length, layout.inner)
-        }
+    let xb = base(x), ob = base(out), ab = argmax.map { asI64(base($0)) }, t = Int32(clamping: threads)
+    switch precision {
+    case .single: lk_max_f32(asF(xb), asF(ob), ab, layout.outer, layout.length, layout.inner, t)
+    case .double: lk_max_f64(asD(xb), asD(ob), ab, layout.outer, layout.length, layout.inner, t)
     }
 }
 
-typealias RowFn<E> = (UnsafePointer<E>, UnsafeMutablePointer<E>, Int, Int, Int) -> Void
+typealias RowFn<E> = (UnsafePointer<E>, UnsafeMutablePointer<E>, Int, Int, Int, Int32) -> Void
 
 func rowKernel<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, _ layout: AxisLayout, _ out: UnsafeMutableBufferPointer<T>, _ threads: Int,
@@ -95,13 +90,9 @@ func rowKernel<T: KernelScalar>(
     try checkThreads(threads)
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", out.count, layout.rows, layout)
-    let block = layout.length * layout.inner
-    let xb = base(x), ob = base(out)
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
-        switch precision {
-        case .single: f32(asF(xb) + off, asF(ob) + roff, r.count, layout.length, layout.inner)
-        case .double: f64(asD(xb) + off, asD(ob) + roff, r.count, layout.length, layout.inner)
-        }
+    let xb = base(x), ob = base(out), t = Int32(clamping: threads)
+    switch precision {
+    case .single: f32(asF(xb), asF(ob), layout.outer, layout.length, layout.inner, t)
+    case .double: f64(asD(xb), asD(ob), layout.outer, layout.length, layout.inner, t)
     }
 }

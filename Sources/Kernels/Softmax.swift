@@ -33,14 +33,10 @@ func softmaxKernel<T: KernelScalar>(
     try checkThreads(threads)
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", y.count, layout.count, layout)
-    let block = layout.length * layout.inner
-    let xb = base(x), yb = base(y)
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block
-        switch precision {
-        case .single: lk_softmax_f32(asF(xb) + off, asF(yb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
-        case .double: lk_softmax_f64(asD(xb) + off, asD(yb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
-        }
+    let xb = base(x), yb = base(y), t = Int32(clamping: threads)
+    switch precision {
+    case .single: lk_softmax_f32(asF(xb), asF(yb), layout.outer, layout.length, layout.inner, log ? 1 : 0, t)
+    case .double: lk_softmax_f64(asD(xb), asD(yb), layout.outer, layout.length, layout.inner, log ? 1 : 0, t)
     }
 }
 
@@ -71,15 +67,11 @@ func softmaxBackwardKernel<T: KernelScalar>(
     try checkCount("output", y.count, layout.count, layout)
     try checkCount("upstream", dy.count, layout.count, layout)
     try checkCount("gradient", dx.count, layout.count, layout)
-    let block = layout.length * layout.inner
-    let yb = base(y), db = base(dy), xb = base(dx)
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block
-        switch precision {
-        case .single:
-            lk_softmax_backward_f32(asF(yb) + off, asF(db) + off, asF(xb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
-        case .double:
-            lk_softmax_backward_f64(asD(yb) + off, asD(db) + off, asD(xb) + off, r.count, layout.length, layout.inner, log ? 1 : 0)
-        }
+    let yb = base(y), db = base(dy), xb = base(dx), t = Int32(clamping: threads)
+    switch precision {
+    case .single:
+        lk_softmax_backward_f32(asF(yb), asF(db), asF(xb), layout.outer, layout.length, layout.inner, log ? 1 : 0, t)
+    case .double:
+        lk_softmax_backward_f64(asD(yb), asD(db), asD(xb), layout.outer, layout.length, layout.inner, log ? 1 : 0, t)
     }
 }

@@ -40,23 +40,17 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     for (position, t) in targets.enumerated() where t != ignoreIndex && (t < 0 || t >= classes) {
         throw LossError.indexOutOfRange(argument: "target", position: position, index: t, validRange: "[0, \(classes))")
     }
-    let block = layout.length * layout.inner
-    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses)
-    let wb = classWeights.map(base), gb = gradient.map(base), ub = upstream.map(base)
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
-        switch precision {
-        case .single:
-            lk_ce_index_f32(
-                asF(xb) + off, tb + roff, wb.map { asF($0) }, Int64(ignoreIndex), Float(labelSmoothing), r.count,
-                classes, layout.inner, asF(lb) + roff, gb.map { asF($0) + off }, ub.map { asF($0) + roff },
-                Float(gradientScale))
-        case .double:
-            lk_ce_index_f64(
-                asD(xb) + off, tb + roff, wb.map { asD($0) }, Int64(ignoreIndex), Double(labelSmoothing), r.count,
-                classes, layout.inner, asD(lb) + roff, gb.map { asD($0) + off }, ub.map { asD($0) + roff },
-                Double(gradientScale))
-        }
+    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
+    switch precision {
+    case .single:
+        lk_ce_index_f32(
+            asF(xb), tb, wb.map { asF($0) }, Int64(ignoreIndex), Float(labelSmoothing), layout.outer, classes,
+            layout.inner, asF(lb), gb.map { asF($0) }, ub.map { asF($0) }, Float(gradientScale), t)
+    case .double:
+        lk_ce_index_f64(
+            asD(xb), tb, wb.map { asD($0) }, Int64(ignoreIndex), Double(labelSmoothing), layout.outer, classes,
+            layout.inner, asD(lb), gb.map { asD($0) }, ub.map { asD($0) }, Double(gradientScale), t)
     }
 }
 
@@ -84,23 +78,18 @@ public func softmaxCrossEntropy<T: KernelScalar>(
         losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
     try checkCount("target", targets.count, layout.count, layout)
     if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
-    let block = layout.length * layout.inner
-    let xb = base(logits), qb = base(targets), lb = base(losses)
-    let wb = classWeights.map(base), gb = gradient.map(base), gq = targetGradient.map(base), ub = upstream.map(base)
-    splitBlocks(layout.outer, elementsPerBlock: block, threads: threads) { r in
-        let off = r.lowerBound * block, roff = r.lowerBound * layout.inner
-        switch precision {
-        case .single:
-            lk_ce_prob_f32(
-                asF(xb) + off, asF(qb) + off, wb.map { asF($0) }, Float(labelSmoothing), r.count, layout.length,
-                layout.inner, asF(lb) + roff, gb.map { asF($0) + off }, gq.map { asF($0) + off },
-                ub.map { asF($0) + roff }, Float(gradientScale))
-        case .double:
-            lk_ce_prob_f64(
-                asD(xb) + off, asD(qb) + off, wb.map { asD($0) }, Double(labelSmoothing), r.count, layout.length,
-                layout.inner, asD(lb) + roff, gb.map { asD($0) + off }, gq.map { asD($0) + off },
-                ub.map { asD($0) + roff }, Double(gradientScale))
-        }
+    let xb = base(logits), qb = base(targets), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }
+    let gq = targetGradient.map { base($0) }, ub = upstream.map { base($0) }
+    switch precision {
+    case .single:
+        lk_ce_prob_f32(
+            asF(xb), asF(qb), wb.map { asF($0) }, Float(labelSmoothing), layout.outer, layout.length, layout.inner,
+            asF(lb), gb.map { asF($0) }, gq.map { asF($0) }, ub.map { asF($0) }, Float(gradientScale), t)
+    case .double:
+        lk_ce_prob_f64(
+            asD(xb), asD(qb), wb.map { asD($0) }, Double(labelSmoothing), layout.outer, layout.length, layout.inner,
+            asD(lb), gb.map { asD($0) }, gq.map { asD($0) }, ub.map { asD($0) }, Double(gradientScale), t)
     }
 }
 

@@ -28,6 +28,14 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 1_000
     )
 
+    // The harness's own cost per sample: subtract its allocations from the kernels' counts.
+    Benchmark("baseline: empty measured loop") { benchmark in
+        var total = 0
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations { total &+= i }
+        blackHole(total)
+    }
+
     for (rows, columns) in [(256, 1000), (4096, 1000), (64, 32000)] {
         let inputs = Inputs(rows: rows, columns: columns)
         let name = "\(rows)x\(columns)"

@@ -1,6 +1,10 @@
 // Private C kernels behind the `Kernels` module. No stable API: call them
 // through `Kernels`, which checks sizes and splits work across threads.
 //
+// Every entry point takes `threads`: rows are split into contiguous parts (at
+// least 32768 elements each) run on a persistent pool (see lk_parallel_run);
+// results do not depend on the split.
+//
 // Layout of every kernel: a tensor seen as `outer` blocks of `n` entries along
 // the axis being reduced, each entry followed by `inner` contiguous positions.
 // Element (o, c, i) lives at o*n*inner + c*inner + i, and per-position results
@@ -15,29 +19,29 @@
 #define LK_DECLARE(T, S)                                                                              \
     /* softmax (log_output = 0) or log-softmax (log_output = 1) along the axis. */                    \
     void lk_softmax_##S(const T *x, T *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner,             \
-                        int log_output);                                                               \
+                        int log_output, int threads);                                                  \
     /* dx from y = softmax(x) or log_softmax(x) and the upstream dy. */                               \
     void lk_softmax_backward_##S(const T *y, const T *dy, T *dx, ptrdiff_t outer, ptrdiff_t n,       \
-                                 ptrdiff_t inner, int log_output);                                     \
-    void lk_logsumexp_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);        \
-    void lk_sum_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);              \
-    void lk_mean_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner);             \
+                                 ptrdiff_t inner, int log_output, int threads);                        \
+    void lk_logsumexp_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int threads); \
+    void lk_sum_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int threads); \
+    void lk_mean_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int threads); \
     /* max along the axis; NaN wins (as in PyTorch), argmax is the first maximal index. */          \
     void lk_max_##S(const T *x, T *out, int64_t *argmax, ptrdiff_t outer, ptrdiff_t n,               \
-                    ptrdiff_t inner);                                                                  \
+                    ptrdiff_t inner, int threads);                                                     \
     /* p = 1: sum |x|, p = 2: sqrt(sum x^2), p = 0: max |x| (the infinity norm). */                  \
-    void lk_norm_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int p);      \
+    void lk_norm_##S(const T *x, T *out, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int p, int threads); \
     /* Fused softmax cross-entropy with class-index targets. Writes loss[row] (0 for ignored rows)  \
        and, when grad != NULL, grad = scale * upstream[row] * d loss[row] / d x. weight may be NULL. \
        Targets must already be validated: each is ignore_index or in [0, n). */                       \
     void lk_ce_index_##S(const T *x, const int64_t *target, const T *weight, int64_t ignore_index,    \
                          T label_smoothing, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, T *loss,   \
-                         T *grad, const T *upstream, T scale);                                         \
+                         T *grad, const T *upstream, T scale, int threads);                            \
     /* Fused softmax cross-entropy with probability targets q (same layout as x). grad_x and        \
        grad_q may be NULL; both are scaled by scale * upstream[row]. */                               \
     void lk_ce_prob_##S(const T *x, const T *q, const T *weight, T label_smoothing, ptrdiff_t outer,  \
                         ptrdiff_t n, ptrdiff_t inner, T *loss, T *grad_x, T *grad_q,                  \
-                        const T *upstream, T scale);
+                        const T *upstream, T scale, int threads);
 
 LK_DECLARE(float, f32)
 LK_DECLARE(double, f64)
@@ -51,15 +55,25 @@ LK_DECLARE(double, f64)
 // returns 0 (and changes nothing) when the CPU lacks the set. Switching is
 // atomic: a kernel call already running finishes on the set it started with.
 int lk_set_instruction_set(int level);
+
+// Runs fn(ctx, part) for part in [0, parts) on up to `threads` threads (the caller
+// included) of a persistent pool, and returns when all are done. Allocates nothing
+// after the workers exist. Parts must be independent.
+typedef void (*lk_task)(void *ctx, long part);
+void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx);
+// How many parts `outer` blocks of `block` elements split into for `threads`.
+long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads);
 int lk_instruction_set(void);
 
 // Pointwise losses over n elements: kind 0 = (x - y)^2, 1 = |x - y|,
 // 2 = logistic loss on logits (1 - y) x + log(1 + exp(-x)). Returns the sum
 // (accumulated in double); writes per-element values and/or the gradient
 // scale * upstream_i * d value_i / d x_i when the pointers are not NULL.
-// stream != 0 writes the gradient with non-temporal stores (for outputs larger than the caches).
+// Gradients of 16 MiB or more are written with non-temporal stores (they exceed the caches).
+// The sum is taken over blocks fixed by n alone (at most 256 of them) whose Double
+// partial sums are added in order, so it is identical for any `threads`.
 double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, float *values, float *grad,
-                        const float *upstream, float scale, int stream);
+                        const float *upstream, float scale, int threads);
 double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
-                        const double *upstream, double scale);
+                        const double *upstream, double scale, int threads);
 #endif
