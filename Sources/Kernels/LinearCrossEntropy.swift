@@ -48,20 +48,28 @@ public struct LinearCrossEntropyGradients<T>: @unchecked Sendable {
     }
 }
 
-/// The number of token rows per chunk that fits `budgetBytes` of scratch for a
-/// vocabulary of `vocabulary` entries (`V` logits plus one BLAS helper value per row),
-/// at most `tokens` (and at least 1 when `tokens` is 0).
+/// The number of token rows per chunk for a memory budget of `budgetBytes`. The
+/// largest `k ≤ tokens` whose `k × (V + 1)` scratch scalars (the chunk's logits and
+/// one BLAS helper value per row) fit in 31/32 of the budget (the last 1/32 is left
+/// for OpenBLAS's packing buffers, which it allocates on first use) gives the number
+/// of chunks, `ceil(N / k)`; the rows are then spread evenly over them, so that the
+/// last chunk is not a sliver (GEMMs with few rows are slow). At least 1.
 /// - Throws: ``LossError/invalidOption(name:value:expected:)`` when not even one row fits.
 public func linearCrossEntropyChunkRows<T: KernelScalar>(
     tokens: Int, vocabulary: Int, budgetBytes: Int, scalar _: T.Type = T.self
 ) throws -> Int {
     let perRow = (vocabulary + 1) * MemoryLayout<T>.stride
-    guard budgetBytes >= perRow else {
+    let usable = budgetBytes - budgetBytes / 32
+    guard usable >= perRow else {
+        var minimum = perRow
+        while minimum - minimum / 32 < perRow { minimum += 1 }
         throw LossError.invalidOption(
             name: "memory_budget", value: "\(budgetBytes) bytes",
-            expected: "at least \(perRow) bytes (one row of \(vocabulary) logits of \(T.self))")
+            expected: "at least \(minimum) bytes (one row of \(vocabulary) logits of \(T.self), plus 1/32 for BLAS)")
     }
-    return max(1, min(tokens, budgetBytes / perRow))
+    let largest = max(1, min(tokens, usable / perRow))
+    let chunks = (tokens + largest - 1) / largest
+    return chunks == 0 ? largest : (tokens + chunks - 1) / chunks
 }
 
 /// Fused `cross_entropy(input · weightᵀ + bias, targets)` over chunks of token rows,

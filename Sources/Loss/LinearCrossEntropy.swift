@@ -48,10 +48,13 @@ import Kernels
 /// gradient (the mean denominator comes from a pre-pass over the targets, so the
 /// scaling happens inside the kernel), one GEMM writes the chunk's rows of the
 /// input gradient and one accumulates (beta = 1) into the weight gradient; the bias
-/// gradient accumulates the column sums. `k` is `chunkRows` when set, otherwise the
-/// largest count whose `k × (V + 1)` scalars fit `memoryBudget` (64 MiB by
-/// default). Beyond its inputs and returned gradients the call allocates that
-/// scratch plus O(N) per-row values, and OpenBLAS uses its own fixed work buffers.
+/// gradient accumulates the column sums. `k` is `chunkRows` when set, otherwise
+/// derived from `memoryBudget` (64 MiB by default): the fewest chunks whose
+/// `k × (V + 1)` scalars fit 31/32 of the budget (the rest is left for OpenBLAS's
+/// packing buffers), with the rows spread evenly over them. Beyond its inputs and
+/// returned gradients the call allocates that scratch plus O(N) per-row values
+/// (losses, upstream). Only the token axis is chunked: each chunk holds whole rows
+/// of `V` logits, so the softmax statistics need no second pass.
 ///
 /// ## Threads and determinism
 /// The GEMMs use OpenBLAS's threads (`blasThreads` sets `openblas_set_num_threads`
