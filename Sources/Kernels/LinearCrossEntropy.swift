@@ -76,7 +76,7 @@ public func linearCrossEntropyChunkRows<T: KernelScalar>(
 /// never materializing the `N × V` logits; optionally with its gradients.
 ///
 /// Per chunk of `k = options.chunkRows` rows: one GEMM writes the `k × V` logits into
-/// a scratch buffer, the fused kernel (``lk_lce_rows``) overwrites them with the
+/// a scratch buffer, the fused in-place kernel (`lk_lce_rows` in CLossKernels) overwrites them with the
 /// gradient `gradientScale · upstream[row] · ∂loss[row]/∂logits`, then one GEMM
 /// writes the chunk's input gradient `G · W` and one accumulates `Gᵀ · X` into the
 /// weight gradient (beta = 1 after the first chunk); the bias gradient accumulates
