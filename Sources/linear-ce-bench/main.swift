@@ -2,7 +2,9 @@
 //
 //   swift build -c release --product linear-ce-bench
 //   .build/release/linear-ce-bench memory   # peak RSS at N=8192, D=256, V=128256 (Float)
-//   .build/release/linear-ce-bench time     # N=1024, D=512, V=32000, 1 thread: fused vs the three GEMMs
+//   .build/release/linear-ce-bench time [runs]  # N=1024, D=512, V=32000, 1 thread: fused vs the three GEMMs
+//   .build/release/linear-ce-bench breakdown    # the same, stage by stage (GEMMs, softmax kernel)
+//   .build/release/linear-ce-bench kernel       # the softmax part alone (D = 0)
 //
 // `memory` resets the kernel's high-water mark (/proc/self/clear_refs) after the
 // inputs and gradient buffers exist, runs the fused loss with the default 64 MiB
