@@ -42,6 +42,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Release-mode memory and timing measurements of LinearCrossEntropyLoss (not part of the tests).
+        .executableTarget(name: "linear-ce-bench", dependencies: ["Loss", "CLossKernels"]),
         .target(name: "_TestSupport", dependencies: ["Loss"], path: "Tests/_TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),
         .testTarget(name: "LossTests", dependencies: ["Loss", "_TestSupport"]),

@@ -35,6 +35,8 @@ typedef struct {
                           float *, const float *, float);
     void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
                          float *, const float *, float);
+    void (*lce_rows)(float *, const float *, const int64_t *, const float *, int64_t, float, float, float, ptrdiff_t,
+                     ptrdiff_t, float *, const float *, float, int);
     double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
 } lk_vtable;
 
@@ -193,6 +195,7 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define S f32
 #define EXP expf
 #define LOG logf
+#define TANH tanhf
 #define LK_VECTOR_ROWS lk_table()
 #define LK_REBALANCED_SOFTMAX_BACKWARD 1
 #include "kernels_template.inc"
@@ -201,10 +204,12 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #undef S
 #undef EXP
 #undef LOG
+#undef TANH
 #undef LK_VECTOR_ROWS
 
 #define T double
 #define S f64
 #define EXP exp
 #define LOG log
+#define TANH tanh
 #include "kernels_template.inc"

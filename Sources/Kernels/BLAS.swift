@@ -34,6 +34,26 @@ package enum BLAS {
         }
     }
 
+    /// Row-major `y = alpha op(A) x + beta y` with `A` of shape (m, n) and contiguous vectors.
+    package static func gemv<T: KernelScalar>(
+        transposeA: Bool, m: Int, n: Int, alpha: T, a: UnsafePointer<T>, lda: Int, x: UnsafePointer<T>, beta: T,
+        y: UnsafeMutablePointer<T>
+    ) {
+        let ta = transposeA ? CblasTrans : CblasNoTrans
+        if T.self == Float.self {
+            cblas_sgemv(CblasRowMajor, ta, int32(m), int32(n), Float(alpha), asF(a), int32(lda), asF(x), 1, Float(beta), asF(y), 1)
+        } else {
+            cblas_dgemv(CblasRowMajor, ta, int32(m), int32(n), Double(alpha), asD(a), int32(lda), asD(x), 1, Double(beta), asD(y), 1)
+        }
+    }
+
+    /// OpenBLAS's thread count for every later call, process-wide (`openblas_set_num_threads`).
+    /// Not safe to change while another thread is inside a BLAS call.
+    package static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(int32(max(1, newValue))) }
+    }
+
     /// Cholesky factorization in place of a row-major symmetric (n, n) matrix:
     /// the lower triangle becomes `L` with `A = L Lᵀ`. Returns LAPACK's info
     /// (0 on success, > 0 when the matrix is not positive definite).
@@ -57,14 +77,6 @@ package enum BLAS {
         return Int(
             LAPACKE_dgels(LAPACK_ROW_MAJOR, trans, int32(m), int32(n), int32(nrhs), asD(a), int32(n), asD(b), int32(nrhs)))
     }
-
-    /// The number of threads OpenBLAS uses for the calls that follow (process-wide).
-    package static func setThreads(_ threads: Int) {
-        openblas_set_num_threads(Int32(clamping: max(1, threads)))
-    }
-
-    /// The number of threads OpenBLAS currently uses.
-    package static var threads: Int { Int(openblas_get_num_threads()) }
 }
 
 extension BLAS {

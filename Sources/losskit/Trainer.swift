@@ -138,7 +138,7 @@ enum Trainer {
         result.trainRows = train.rows
         result.testRows = test.rows
 
-        BLAS.setThreads(s.threads)
+        BLAS.threads = s.threads
         var g = SeededGenerator(seed: s.seed &+ 0x5EED)
         var model = MLP(sizes: sizes, generator: &g)
         if case .regression = data.task {

@@ -41,7 +41,14 @@
        grad_q may be NULL; both are scaled by scale * upstream[row]. */                               \
     void lk_ce_prob_##S(const T *x, const T *q, const T *weight, T label_smoothing, ptrdiff_t outer,  \
                         ptrdiff_t n, ptrdiff_t inner, T *loss, T *grad_x, T *grad_q,                  \
-                        const T *upstream, T scale, int threads);
+                        const T *upstream, T scale, int threads);                                 \
+    /* Softmax cross-entropy of contiguous rows of a linear head's logits, in place: x holds the      \
+       logits on entry and scale * upstream[row] * d loss / d x on exit (want_grad != 0). bias,       \
+       weight, upstream may be NULL; softcap <= 0 means none; z_loss adds z lse^2 per kept row.       \
+       Targets must already be validated. */                                                          \
+    void lk_lce_rows_##S(T *x, const T *bias, const int64_t *target, const T *weight, int64_t ignore_index, \
+                         T label_smoothing, T z_loss, T softcap, ptrdiff_t rows, ptrdiff_t n, T *loss,       \
+                         const T *upstream, T scale, int want_grad, int threads);
 
 LK_DECLARE(float, f32)
 LK_DECLARE(double, f64)

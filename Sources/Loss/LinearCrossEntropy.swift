@@ -1,0 +1,301 @@
+import Kernels
+
+/// Cross-entropy of a linear head, `torch.nn.functional.linear_cross_entropy`:
+/// `cross_entropy(input · weightᵀ + bias, target)` computed in chunks of tokens so
+/// that the `N × V` logits are never materialized, with its gradients for the
+/// input, the weight and the bias computed in the same pass.
+///
+/// Shapes: `input` `(N, D)` (or `(*, D)`: leading dimensions are flattened),
+/// `weight` `(V, D)`, optional `bias` `(V)`, `target` `(N)` (or `(*)`) class
+/// indices in `0..<V` or `ignoreIndex`; `classWeight` `(V)` is PyTorch's `weight=`
+/// (one weight per vocabulary entry).
+///
+/// ## Formula
+/// With `x = input_n · weightᵀ + bias` (one row of logits), `y_c = s · tanh(x_c / s)`
+/// when a soft cap `s` is set (Gemma 2) and `y = x` otherwise, `lse = log sum_c exp(y_c)`,
+/// class weights `w`, label smoothing `ε` and z-loss coefficient `z`, the loss of a
+/// row whose target `t` is not ignored is
+///
+///     loss_n = (1 - ε) w_t (lse - y_t) + (ε / V) sum_c w_c (lse - y_c) + z · lse²
+///
+/// and 0 for ignored rows. Reduction: `none` returns `loss_n` (shape of `target`);
+/// `sum` adds them; `mean` divides the sum by **the sum of `w_t` over rows not
+/// ignored** (the count of those rows without class weights), as `cross_entropy`
+/// does. The z-loss term is not multiplied by `w_t` and is divided by that same
+/// denominator (our choice: PyTorch has no z-loss; it keeps `mean` equal to
+/// `cross_entropy(mean) + z · sum(lse²) / denominator`, which is PaLM's
+/// per-token mean when unweighted). If every row is ignored, `mean` is NaN (0/0).
+///
+/// ## Gradients
+/// With `p = softmax(y)`, `G_nc = g_n ∂loss_n/∂x_c` where
+///
+///     ∂loss/∂y_c = p_c ((1 - ε) w_t + (ε / V) sum_k w_k + 2 z lse) - (1 - ε) w_t [c = t] - (ε / V) w_c
+///     ∂loss/∂x_c = ∂loss/∂y_c · (1 - (y_c / s)²)      (no factor without a soft cap)
+///
+/// and `g_n` is the upstream gradient of row n (`u / denominator` for `mean`, `u`
+/// for `sum`, `upstream[n]` for `none`). Then `∂/∂input = G · weight`,
+/// `∂/∂weight = Gᵀ · input`, `∂/∂bias = column sums of G`.
+///
+/// The loss of `mean`/`sum` is a scalar, so the gradients are computed in the
+/// forward call, already scaled by the upstream gradient `u` (default 1): a later
+/// backward pass with another `u'` only multiplies them by `u' / u`. For `none`
+/// the per-row upstream must be known before the chunks run: pass it to
+/// ``valueAndGradients(input:weight:bias:targets:upstream:)``.
+///
+/// ## Chunking and memory
+/// Tokens are processed `k` rows at a time: one GEMM writes the chunk's `k × V`
+/// logits into scratch memory, a fused kernel overwrites them in place with their
+/// gradient (the mean denominator comes from a pre-pass over the targets, so the
+/// scaling happens inside the kernel), one GEMM writes the chunk's rows of the
+/// input gradient and one accumulates (beta = 1) into the weight gradient; the bias
+/// gradient accumulates the column sums. `k` is `chunkRows` when set, otherwise
+/// derived from `memoryBudget` (64 MiB by default): the fewest chunks whose
+/// `k × (V + 1)` scalars fit 31/32 of the budget (the rest is left for OpenBLAS's
+/// packing buffers), with the rows spread evenly over them. Beyond its inputs and
+/// returned gradients the call allocates that scratch plus O(N) per-row values
+/// (losses, upstream). Only the token axis is chunked: each chunk holds whole rows
+/// of `V` logits, so the softmax statistics need no second pass.
+///
+/// ## Threads and determinism
+/// The GEMMs use OpenBLAS's threads (`blasThreads` sets `openblas_set_num_threads`
+/// for the call, process-wide, and restores the previous count); `threads` splits
+/// the softmax rows. Results are bitwise reproducible for a given chunk size,
+/// OpenBLAS thread count, OpenBLAS build, CPU and instruction set:
+/// - `threads` never changes them (rows are independent; tested);
+/// - the chunk size (`chunkRows`, or the `memoryBudget` and N, V that set it)
+///   changes the rounding of the weight and bias gradients (sums over chunks) and
+///   of the input gradient (OpenBLAS picks its blocking from the GEMM's row count);
+///   per-row losses were identical across chunk sizes in our runs, but BLAS does
+///   not promise it;
+/// - the OpenBLAS thread count may change the GEMMs' summation order;
+/// - Float rows use the vectorized kernel, whose fused multiply-adds (AVX2,
+///   AVX-512) round differently from the baseline set (`LOSSKIT_ISA`).
+///
+/// ## Measured (release, AMD EPYC with AVX-512, Float, `linear-ce-bench`)
+/// - N = 8192, D = 256, V = 128256 (4 GB of logits if materialized), default
+///   budget: 125-row chunks, peak RSS 62.5 MiB above the inputs and gradients.
+/// - N = 1024, D = 512, V = 32000, one thread: 1.04× the same three GEMMs run on
+///   the same chunks, 1.08× the three GEMMs on the whole batch (the chunking, the
+///   softmax pass and faulting in fresh scratch memory each cost a few percent).
+public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
+    /// Per-vocabulary-entry class weights `(V)` (PyTorch's `weight=`), or nil.
+    public var classWeight: Tensor<Scalar>?
+    public var ignoreIndex: Int
+    public var labelSmoothing: Scalar
+    /// Coefficient of `lse²` per kept row (0: no z-loss; PaLM uses 1e-4).
+    public var zLoss: Scalar
+    /// Logit soft cap `s > 0` (`s · tanh(logit / s)`), or nil for none.
+    public var softcap: Scalar?
+    public var reduction: Reduction
+    /// Bytes of scratch for the chunk's logits; sets the chunk size unless `chunkRows` is given.
+    public var memoryBudget: Int
+    /// Token rows per chunk; overrides `memoryBudget` when set.
+    public var chunkRows: Int?
+    /// Threads for the softmax part; results do not depend on it.
+    public var threads: Int
+    /// OpenBLAS threads for the GEMMs during the call, or nil to leave OpenBLAS's setting alone.
+    public var blasThreads: Int?
+
+    public static var defaultMemoryBudget: Int { 64 << 20 }
+
+    public init(
+        classWeight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
+        softcap: Scalar? = nil, reduction: Reduction = .mean, memoryBudget: Int = 64 << 20, chunkRows: Int? = nil,
+        threads: Int = 1, blasThreads: Int? = nil
+    ) {
+        self.classWeight = classWeight
+        self.ignoreIndex = ignoreIndex
+        self.labelSmoothing = labelSmoothing
+        self.zLoss = zLoss
+        self.softcap = softcap
+        self.reduction = reduction
+        self.memoryBudget = memoryBudget
+        self.chunkRows = chunkRows
+        self.threads = threads
+        self.blasThreads = blasThreads
+    }
+
+    /// The loss with its gradients.
+    public struct Result: Sendable {
+        /// 0-d for `mean`/`sum`; the targets' shape for `none`.
+        public var value: Tensor<Scalar>
+        /// The input's shape.
+        public var inputGradient: Tensor<Scalar>
+        /// `(V, D)`.
+        public var weightGradient: Tensor<Scalar>
+        /// `(V)` when a bias was given.
+        public var biasGradient: Tensor<Scalar>?
+    }
+
+    /// Required inputs: `input`, `weight`, `target`. An optional `bias` input is
+    /// used (and differentiated) when present.
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("weight"), .indices("target")] }
+
+    /// The loss alone (no gradient GEMMs).
+    public func callAsFunction(
+        input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, targets: Tensor<Int>
+    ) throws -> Tensor<Scalar> {
+        try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: nil, gradients: false).value
+    }
+
+    /// The loss and the gradients of `sum(loss · upstream)` for input, weight and bias,
+    /// in one chunked pass.
+    /// - Parameter upstream: for `mean`/`sum` a 0-d tensor (default 1); for `none`
+    ///   one value per row, the targets' shape (default all ones).
+    public func valueAndGradients(
+        input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, targets: Tensor<Int>,
+        upstream: Tensor<Scalar>? = nil
+    ) throws -> Result {
+        let u = try upstream ?? Tensor(
+            shape: reduction == .none ? targets.shape : [],
+            scalars: Array(repeating: 1, count: reduction == .none ? targets.count : 1))
+        return try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: u, gradients: true)
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        let (x, w, b, t) = try unpack(inputs)
+        return try callAsFunction(input: x, weight: w, bias: b, targets: t)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        let (x, w, b, t) = try unpack(inputs)
+        let r = try valueAndGradients(input: x, weight: w, bias: b, targets: t, upstream: upstream)
+        var grads = ["input": r.inputGradient, "weight": r.weightGradient]
+        if let gb = r.biasGradient { grads["bias"] = gb }
+        return grads
+    }
+
+    private func unpack(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>?, Tensor<Int>) {
+        let bias: Tensor<Scalar>?
+        switch inputs["bias"] {
+        case nil: bias = nil
+        case .values(let b)?: bias = b
+        case .indices?: throw LossError.missingInput(name: "bias", expected: "a floating-point tensor")
+        }
+        return (try inputs.values("input"), try inputs.values("weight"), bias, try inputs.indices("target"))
+    }
+
+    /// Validates, runs the pre-pass (mean denominator) and the chunked kernel.
+    func evaluate(
+        input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>?, targets: Tensor<Int>,
+        upstream: Tensor<Scalar>?, gradients wantGradients: Bool
+    ) throws -> Result {
+        guard input.rank >= 1 else {
+            throw LossError.shapeMismatch(argument: "input", expected: "(N, D) or (*, D)", actual: describeShape(input.shape))
+        }
+        let d = input.shape.last!
+        let rowShape = Array(input.shape.dropLast())
+        let n = rowShape.reduce(1, *)
+        guard weight.rank == 2, weight.shape[1] == d else {
+            throw LossError.shapeMismatch(
+                argument: "weight", expected: "(V, \(d)) (V, the input's last dimension)", actual: describeShape(weight.shape))
+        }
+        let v = weight.shape[0]
+        if let bias, bias.shape != [v] {
+            throw LossError.shapeMismatch(argument: "bias", expected: "[\(v)] (one per weight row)", actual: describeShape(bias.shape))
+        }
+        if let classWeight, classWeight.shape != [v] {
+            throw LossError.shapeMismatch(
+                argument: "weight (class weights)", expected: "[\(v)] (one per vocabulary entry)",
+                actual: describeShape(classWeight.shape))
+        }
+        guard targets.shape == rowShape else {
+            throw LossError.shapeMismatch(
+                argument: "target", expected: "\(describeShape(rowShape)) (the input's shape without its last dimension)",
+                actual: describeShape(targets.shape))
+        }
+        let outShape = reduction == .none ? rowShape : []
+        if let upstream { try checkUpstream(upstream, outShape) }
+
+        var options = LinearCrossEntropyOptions<Scalar>()
+        options.ignoreIndex = ignoreIndex
+        options.labelSmoothing = labelSmoothing
+        options.zLoss = zLoss
+        options.softcap = softcap
+        options.threads = threads
+        if let chunkRows {
+            options.chunkRows = chunkRows
+        } else {
+            options.chunkRows = try linearCrossEntropyChunkRows(
+                tokens: n, vocabulary: v, budgetBytes: memoryBudget, scalar: Scalar.self)
+        }
+        try checkLinearCrossEntropyOptions(options)
+        if let blasThreads, blasThreads < 1 {
+            throw LossError.invalidOption(name: "blas_threads", value: "\(blasThreads)", expected: "at least 1 thread")
+        }
+
+        // Pre-pass over the targets: the mean's denominator (targets are range-checked by the kernel).
+        var denominator: Scalar = 1
+        if reduction == .mean {
+            var total = 0.0
+            try targets.withUnsafeBufferPointer { t in
+                for (position, index) in t.enumerated() where index != ignoreIndex {
+                    guard index >= 0 && index < v else {
+                        throw LossError.indexOutOfRange(
+                            argument: "target", position: position, index: index, validRange: "[0, \(v))")
+                    }
+                    total += classWeight.map { Double($0[flat: index]) } ?? 1
+                }
+            }
+            denominator = Scalar(total)
+        }
+        var scale: Scalar = 1
+        var perRow: Tensor<Scalar>? = nil
+        if let upstream {
+            switch reduction {
+            case .none: perRow = upstream
+            case .sum: scale = upstream[flat: 0]
+            case .mean: scale = upstream[flat: 0] / denominator
+            }
+        }
+
+        var losses = [Scalar](repeating: 0, count: n)
+        var gx = [Scalar](repeating: 0, count: wantGradients ? n * d : 0)
+        var gw = [Scalar](repeating: 0, count: wantGradients ? v * d : 0)
+        var gb: [Scalar]? = wantGradients && bias != nil ? [Scalar](repeating: 0, count: v) : nil
+
+        let previousBLASThreads = blasThreads == nil ? nil : BLAS.threads
+        if let blasThreads { BLAS.threads = blasThreads }
+        defer { if let previousBLASThreads { BLAS.threads = previousBLASThreads } }
+
+        let shape = LinearHeadShape(tokens: n, hidden: d, vocabulary: v)
+        try input.withUnsafeBufferPointer { xb in
+            try weight.withUnsafeBufferPointer { wb in
+                try withOptionalBuffer(bias) { bb in
+                    try targets.withUnsafeBufferPointer { tb in
+                        try withOptionalBuffer(classWeight) { cw in
+                            try withOptionalBuffer(perRow) { ub in
+                                try losses.withUnsafeMutableBufferPointer { lb in
+                                    try gx.withUnsafeMutableBufferPointer { gxb in
+                                        try gw.withUnsafeMutableBufferPointer { gwb in
+                                            try withOptionalMutableBuffer(&gb) { gbb in
+                                                try linearCrossEntropy(
+                                                    input: xb, weight: wb, bias: bb, targets: tb, classWeights: cw,
+                                                    shape: shape, options: options, losses: lb,
+                                                    gradients: wantGradients
+                                                        ? LinearCrossEntropyGradients(input: gxb, weight: gwb, bias: gbb) : nil,
+                                                    gradientScale: scale, upstream: ub)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        let value: Tensor<Scalar>
+        switch reduction {
+        case .none: value = Tensor(uncheckedShape: rowShape, scalars: losses)
+        case .sum: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) })
+        case .mean: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) } / denominator)
+        }
+        return Result(
+            value: value,
+            inputGradient: Tensor(uncheckedShape: input.shape, scalars: gx),
+            weightGradient: Tensor(uncheckedShape: weight.shape, scalars: gw),
+            biasGradient: gb.map { Tensor(uncheckedShape: [v], scalars: $0) })
+    }
+}

@@ -1,0 +1,330 @@
+import Foundation
+import Loss
+import Testing
+import _TestSupport
+
+/// One configuration of the options, for the equality tests.
+struct LinearCEVariant: CustomStringConvertible, Sendable {
+    var name: String
+    var classWeight = false
+    var ignore = false
+    var smoothing = 0.0
+    var zLoss = 0.0
+    var softcap: Double? = nil
+    var bias = false
+
+    var description: String { name }
+
+    static let all: [LinearCEVariant] = [
+        LinearCEVariant(name: "plain"),
+        LinearCEVariant(name: "bias", bias: true),
+        LinearCEVariant(name: "ignore_index", ignore: true),
+        LinearCEVariant(name: "class weight", classWeight: true),
+        LinearCEVariant(name: "weight + ignore", classWeight: true, ignore: true),
+        LinearCEVariant(name: "smoothing", smoothing: 0.15),
+        LinearCEVariant(name: "weight + smoothing + ignore", classWeight: true, ignore: true, smoothing: 0.3),
+        LinearCEVariant(name: "z-loss", zLoss: 1e-2),
+        LinearCEVariant(name: "z-loss + weight + ignore", classWeight: true, ignore: true, zLoss: 3e-2),
+        LinearCEVariant(name: "softcap", softcap: 2.5),
+        LinearCEVariant(name: "softcap + bias + z-loss", zLoss: 1e-2, softcap: 1.5, bias: true),
+        LinearCEVariant(
+            name: "everything", classWeight: true, ignore: true, smoothing: 0.2, zLoss: 2e-2, softcap: 3, bias: true),
+    ]
+}
+
+/// The unfused reference, in Double: logits = X Wᵀ + b materialized, soft cap,
+/// `CrossEntropyLoss`, z-loss added by hand, gradients chained through the soft
+/// cap and multiplied back through the linear map.
+struct UnfusedLinearCE {
+    var value: [Double]
+    var gx: [Double], gw: [Double], gb: [Double]
+
+    init(
+        x: Tensor<Double>, w: Tensor<Double>, b: Tensor<Double>?, t: Tensor<Int>, variant: LinearCEVariant,
+        classWeight: Tensor<Double>?, reduction: Reduction, upstream: Tensor<Double>
+    ) throws {
+        let n = x.shape[0], d = x.shape[1], v = w.shape[0]
+        let xs = x.scalars, ws = w.scalars, ts = t.scalars
+        // logits and soft cap
+        var y = [Double](repeating: 0, count: n * v)
+        for i in 0..<n {
+            for c in 0..<v {
+                var s = 0.0
+                for k in 0..<d { s += xs[i * d + k] * ws[c * d + k] }
+                if let b { s += b[flat: c] }
+                if let cap = variant.softcap { s = cap * Foundation.tanh(s / cap) }
+                y[i * v + c] = s
+            }
+        }
+        let ce = CrossEntropyLoss<Double>(
+            weight: classWeight, ignoreIndex: -100, labelSmoothing: variant.smoothing, reduction: reduction)
+        let inputs = LossInputs<Double>(["input": .values(try Tensor(shape: [n, v], scalars: y)), "target": .indices(t)])
+        value = try ce.forward(inputs).scalars
+        var gy = try ce.backward(inputs, upstream: upstream)["input"]!.scalars
+        // z-loss: z lse² per kept row, same mean denominator as the CE part.
+        if variant.zLoss != 0 {
+            var denominator = 0.0
+            for i in 0..<n where ts[i] != -100 { denominator += classWeight?[flat: ts[i]] ?? 1 }
+            var total = 0.0
+            for i in 0..<n where ts[i] != -100 {
+                let row = y[(i * v)..<((i + 1) * v)]
+                let m = row.max()!
+                let s = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+                let lse = m + Foundation.log(s)
+                let zl = variant.zLoss * lse * lse
+                let g: Double
+                switch reduction {
+                case .none:
+                    value[i] += zl
+                    g = upstream[flat: i]
+                case .sum:
+                    total += zl
+                    g = upstream[flat: 0]
+                case .mean:
+                    total += zl
+                    g = upstream[flat: 0] / denominator
+                }
+                for c in 0..<v { gy[i * v + c] += g * 2 * variant.zLoss * lse * Foundation.exp(y[i * v + c] - lse) }
+            }
+            if reduction == .sum { value[0] += total }
+            if reduction == .mean { value[0] += total / denominator }
+        }
+        if let cap = variant.softcap {
+            for k in 0..<gy.count { gy[k] *= 1 - (y[k] / cap) * (y[k] / cap) }
+        }
+        gx = [Double](repeating: 0, count: n * d)
+        gw = [Double](repeating: 0, count: v * d)
+        gb = [Double](repeating: 0, count: v)
+        for i in 0..<n {
+            for c in 0..<v {
+                let g = gy[i * v + c]
+                gb[c] += g
+                for k in 0..<d {
+                    gx[i * d + k] += g * ws[c * d + k]
+                    gw[c * d + k] += g * xs[i * d + k]
+                }
+            }
+        }
+    }
+}
+
+@Suite struct LinearCrossEntropyTests {
+    struct Problem {
+        var x: Tensor<Double>, w: Tensor<Double>, b: Tensor<Double>, t: Tensor<Int>, classWeight: Tensor<Double>
+    }
+
+    static func problem(n: Int, d: Int, v: Int, ignore: Bool, seed: UInt64) -> Problem {
+        var t = TestSupport.classIndices([n], classes: v, seed: seed + 3).scalars
+        if ignore { for i in stride(from: 1, to: n, by: 3) { t[i] = -100 } }
+        return Problem(
+            x: TestSupport.normal([n, d], scale: 1, seed: seed),
+            w: TestSupport.normal([v, d], scale: 0.7, seed: seed + 1),
+            b: TestSupport.normal([v], scale: 0.5, seed: seed + 2),
+            t: try! Tensor(shape: [n], scalars: t),
+            classWeight: TestSupport.uniform([v], in: 0.2...2, seed: seed + 4))
+    }
+
+    static func loss<T: KernelScalar>(
+        _ variant: LinearCEVariant, _ p: Problem, _ reduction: Reduction, chunkRows: Int?, threads: Int = 1,
+        as _: T.Type = T.self
+    ) -> LinearCrossEntropyLoss<T> {
+        LinearCrossEntropyLoss<T>(
+            classWeight: variant.classWeight ? p.classWeight.converted(to: T.self) : nil,
+            labelSmoothing: T(variant.smoothing), zLoss: T(variant.zLoss), softcap: variant.softcap.map { T($0) },
+            reduction: reduction, chunkRows: chunkRows, threads: threads)
+    }
+
+    static func upstream(_ reduction: Reduction, n: Int) -> Tensor<Double> {
+        reduction == .none ? TestSupport.normal([n], seed: 99) : Tensor(scalar: 0.75)
+    }
+
+    /// Fused (Double, every chunk size) against the unfused reference.
+    @Test(arguments: LinearCEVariant.all)
+    func matchesUnfusedPathInDouble(variant: LinearCEVariant) throws {
+        let n = 10, d = 6, v = 37
+        let p = Self.problem(n: n, d: d, v: v, ignore: variant.ignore, seed: 7)
+        for reduction in Reduction.allCases {
+            let u = Self.upstream(reduction, n: n)
+            let reference = try UnfusedLinearCE(
+                x: p.x, w: p.w, b: variant.bias ? p.b : nil, t: p.t, variant: variant,
+                classWeight: variant.classWeight ? p.classWeight : nil, reduction: reduction, upstream: u)
+            for chunk in [1, 3, 4, 7, 10, 64, nil] as [Int?] {
+                let loss = Self.loss(variant, p, reduction, chunkRows: chunk, as: Double.self)
+                let r = try loss.valueAndGradients(
+                    input: p.x, weight: p.w, bias: variant.bias ? p.b : nil, targets: p.t, upstream: u)
+                let what = "\(variant) \(reduction) chunk \(chunk.map(String.init) ?? "budget")"
+                // Relative error per entry, entries far below the tensor's largest (cancellation) judged against 1e-3 of it.
+                func close(_ a: Tensor<Double>, _ b: [Double]) -> Bool {
+                    let floor = max(1e-300, 1e-3 * (b.map(abs).max() ?? 0))
+                    return TestSupport.maxRelativeDifference(a.scalars, b, floor: floor) < 1e-11
+                }
+                #expect(close(r.value, reference.value), "\(what) value")
+                #expect(close(r.inputGradient, reference.gx), "\(what) dX")
+                #expect(close(r.weightGradient, reference.gw), "\(what) dW")
+                if variant.bias {
+                    #expect(close(r.biasGradient!, reference.gb), "\(what) db")
+                } else {
+                    #expect(r.biasGradient == nil)
+                }
+                #expect(r.value.shape == (reduction == .none ? [n] : []))
+                // The forward alone gives the same value.
+                let forward = try loss(input: p.x, weight: p.w, bias: variant.bias ? p.b : nil, targets: p.t)
+                #expect(forward.scalars == r.value.scalars, "\(what) forward alone")
+            }
+        }
+    }
+
+    /// Float (the vectorized kernel: full vectors and tails) against the Double reference.
+    @Test(arguments: LinearCEVariant.all)
+    func floatMatchesUnfusedPath(variant: LinearCEVariant) throws {
+        let n = 9, d = 8, v = 53
+        let p = Self.problem(n: n, d: d, v: v, ignore: variant.ignore, seed: 17)
+        for reduction in Reduction.allCases {
+            let u = Self.upstream(reduction, n: n)
+            let reference = try UnfusedLinearCE(
+                x: p.x, w: p.w, b: variant.bias ? p.b : nil, t: p.t, variant: variant,
+                classWeight: variant.classWeight ? p.classWeight : nil, reduction: reduction, upstream: u)
+            for chunk in [2, 9] {
+                let loss = Self.loss(variant, p, reduction, chunkRows: chunk, as: Float.self)
+                let r = try loss.valueAndGradients(
+                    input: p.x.converted(), weight: p.w.converted(), bias: variant.bias ? p.b.converted() : nil,
+                    targets: p.t, upstream: u.converted())
+                let what = "\(variant) \(reduction) chunk \(chunk)"
+                func close(_ a: Tensor<Float>, _ b: [Double]) -> Bool {
+                    let scale = b.map(abs).max() ?? 1
+                    return TestSupport.maxRelativeDifference(a.scalars.map(Double.init), b, floor: max(scale, 1e-6) * 1e-2) < 2e-4
+                }
+                #expect(close(r.value, reference.value), "\(what) value \(r.value) vs \(reference.value)")
+                #expect(close(r.inputGradient, reference.gx), "\(what) dX")
+                #expect(close(r.weightGradient, reference.gw), "\(what) dW")
+                if variant.bias { #expect(close(r.biasGradient!, reference.gb), "\(what) db") }
+            }
+        }
+    }
+
+    @Test(arguments: Reduction.allCases)
+    func gradientCheckInputWeightBias(reduction: Reduction) throws {
+        let p = Self.problem(n: 5, d: 3, v: 7, ignore: true, seed: 31)
+        for variant in LinearCEVariant.all {
+            var inputs = LossInputs<Double>(["input": .values(p.x), "weight": .values(p.w), "target": .indices(p.t)])
+            if variant.bias { inputs["bias"] = .values(p.b) }
+            let loss = Self.loss(variant, p, reduction, chunkRows: 2, as: Double.self)
+            let report = try GradientCheck.check(loss, inputs: inputs)
+            #expect(report.passes(tolerance: 1e-7), "\(variant) \(reduction): \(report)")
+            #expect(report.checked == p.x.count + p.w.count + (variant.bias ? p.b.count : 0))
+        }
+    }
+
+    @Test func threadsDoNotChangeResultsAndLossesDoNotDependOnChunks() throws {
+        let variant = LinearCEVariant.all.last!
+        let p = Self.problem(n: 40, d: 16, v: 3000, ignore: true, seed: 41)
+        let x: Tensor<Float> = p.x.converted(), w: Tensor<Float> = p.w.converted(), b: Tensor<Float> = p.b.converted()
+        let one = try Self.loss(variant, p, .none, chunkRows: 16, threads: 1, as: Float.self)
+            .valueAndGradients(input: x, weight: w, bias: b, targets: p.t)
+        let four = try Self.loss(variant, p, .none, chunkRows: 16, threads: 4, as: Float.self)
+            .valueAndGradients(input: x, weight: w, bias: b, targets: p.t)
+        #expect(one.value == four.value)
+        #expect(one.inputGradient == four.inputGradient)
+        #expect(one.weightGradient == four.weightGradient)
+        #expect(one.biasGradient == four.biasGradient)
+    }
+
+    @Test func leadingDimensionsAreFlattened() throws {
+        let p = Self.problem(n: 6, d: 4, v: 9, ignore: false, seed: 51)
+        let loss = LinearCrossEntropyLoss<Double>(reduction: .none)
+        let flat = try loss.valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+        let shaped = try loss.valueAndGradients(
+            input: try p.x.reshaped([2, 3, 4]), weight: p.w, targets: try p.t.reshaped([2, 3]))
+        #expect(shaped.value.shape == [2, 3])
+        #expect(shaped.value.scalars == flat.value.scalars)
+        #expect(shaped.inputGradient.shape == [2, 3, 4])
+        #expect(shaped.weightGradient == flat.weightGradient)
+    }
+
+    @Test func emptyBatchAndAllIgnored() throws {
+        let w = TestSupport.normal([5, 3], seed: 61)
+        let empty = try LinearCrossEntropyLoss<Double>(reduction: .sum)
+            .valueAndGradients(input: try Tensor(zeros: [0, 3]), weight: w, bias: Tensor(zeros: [5]), targets: Tensor([]))
+        #expect(empty.value.scalar == 0)
+        #expect(empty.weightGradient.scalars.allSatisfy { $0 == 0 })
+        #expect(empty.biasGradient!.scalars.allSatisfy { $0 == 0 })
+        let ignored = try LinearCrossEntropyLoss<Double>()
+            .valueAndGradients(input: TestSupport.normal([2, 3], seed: 62), weight: w, targets: Tensor([-100, -100]))
+        #expect(ignored.value.scalar!.isNaN)
+    }
+
+    @Test func badInputThrowsTypedErrors() throws {
+        let p = Self.problem(n: 4, d: 3, v: 5, ignore: false, seed: 71)
+        let loss = LinearCrossEntropyLoss<Double>()
+        #expect(throws: LossError.self) {  // weight's D differs from the input's
+            try loss(input: p.x, weight: TestSupport.normal([5, 4], seed: 1), targets: p.t)
+        }
+        #expect(throws: LossError.self) {  // weight not 2-d
+            try loss(input: p.x, weight: TestSupport.normal([15], seed: 1), targets: p.t)
+        }
+        #expect(throws: LossError.self) {  // bias of the wrong length
+            try loss(input: p.x, weight: p.w, bias: Tensor([1, 2]), targets: p.t)
+        }
+        #expect(throws: LossError.self) {  // one target too many
+            try loss(input: p.x, weight: p.w, targets: Tensor([0, 1, 2, 3, 4]))
+        }
+        #expect(throws: LossError.self) {  // class weights of the wrong length
+            try LinearCrossEntropyLoss<Double>(classWeight: Tensor([1, 2])).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        for reduction in Reduction.allCases {
+            #expect(throws: LossError.indexOutOfRange(argument: "target", position: 2, index: 5, validRange: "[0, 5)")) {
+                try LinearCrossEntropyLoss<Double>(reduction: reduction)
+                    .valueAndGradients(input: p.x, weight: p.w, targets: Tensor([0, 1, 5, -100]))
+            }
+            #expect(throws: LossError.self) {
+                try LinearCrossEntropyLoss<Double>(reduction: reduction)
+                    .callAsFunction(input: p.x, weight: p.w, targets: Tensor([0, -1, 2, 3]))
+            }
+        }
+        for cap in [0.0, -1.0, .infinity, .nan] {
+            #expect(throws: LossError.self, "softcap \(cap)") {
+                try LinearCrossEntropyLoss<Double>(softcap: cap).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            }
+        }
+        #expect(throws: LossError.invalidOption(
+            name: "memory_budget", value: "40 bytes",
+            expected: "at least 49 bytes (one row of 5 logits of Double, plus 1/32 for BLAS)"))
+        {
+            try LinearCrossEntropyLoss<Double>(memoryBudget: 40).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        #expect(throws: LossError.self) {
+            try LinearCrossEntropyLoss<Double>(chunkRows: 0).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        #expect(throws: LossError.self) {
+            try LinearCrossEntropyLoss<Double>(labelSmoothing: 1.5).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        #expect(throws: LossError.self) {
+            try LinearCrossEntropyLoss<Double>(zLoss: -1).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        #expect(throws: LossError.self) {
+            try LinearCrossEntropyLoss<Double>(threads: 0).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+        }
+        #expect(throws: LossError.self) {  // upstream of the wrong shape for `none`
+            try LinearCrossEntropyLoss<Double>(reduction: .none)
+                .valueAndGradients(input: p.x, weight: p.w, targets: p.t, upstream: Tensor([1, 2]))
+        }
+        #expect(throws: LossError.self) {  // a weight without classes
+            try loss(input: p.x, weight: try Tensor(zeros: [0, 3]), targets: p.t)
+        }
+    }
+
+    /// A small budget gives small chunks with identical per-row losses.
+    @Test func budgetSetsTheChunkSize() throws {
+        #expect(try linearCrossEntropyChunkRows(tokens: 8192, vocabulary: 128_256, budgetBytes: 64 << 20, scalar: Float.self) == 125)
+        #expect(try linearCrossEntropyChunkRows(tokens: 1024, vocabulary: 32000, budgetBytes: 64 << 20, scalar: Float.self) == 342)  // 508 fit: three chunks of 342, not 508 + 508 + 8
+        #expect(try linearCrossEntropyChunkRows(tokens: 1000, vocabulary: 32000, budgetBytes: 256 << 20, scalar: Float.self) == 1000)
+        #expect(try linearCrossEntropyChunkRows(tokens: 10, vocabulary: 100, budgetBytes: 64 << 20, scalar: Float.self) == 10)
+        let p = Self.problem(n: 12, d: 5, v: 40, ignore: true, seed: 81)
+        let small = try LinearCrossEntropyLoss<Double>(reduction: .none, memoryBudget: 4 * 41 * 8)
+            .valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+        let large = try LinearCrossEntropyLoss<Double>(reduction: .none)
+            .valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+        #expect(TestSupport.maxRelativeDifference(small.value.scalars, large.value.scalars) < 1e-14)
+        #expect(TestSupport.maxRelativeDifference(small.weightGradient.scalars, large.weightGradient.scalars, floor: 1e-9) < 1e-12)
+    }
+}
