@@ -19,6 +19,7 @@ CASES = [
     ("cross-entropy", "64x128256"), ("cross-entropy-forward", "4096x1000"),
     ("softmax", "4096x1000"), ("log-softmax", "4096x1000"), ("logsumexp", "4096x1000"),
     ("mse", "4194304"), ("l1", "4194304"), ("bce-with-logits", "4194304"),
+    ("linear-cross-entropy", "1024x512x32000"),
 ]
 QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
 
@@ -26,6 +27,16 @@ QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194
 def torch_step(op, dims):
     """A closure running one PyTorch step equivalent to `losskit bench OP`."""
     g = torch.Generator().manual_seed(1)
+    if len(dims) == 3:
+        n, d, v = dims
+        x = torch.randn(n, d, generator=g).float().requires_grad_(True)
+        w = (0.05 * torch.randn(v, d, generator=g)).float().requires_grad_(True)
+        t = torch.randint(0, v, (n,), generator=g)
+        def step():
+            x.grad = None
+            w.grad = None
+            F.linear_cross_entropy(x, w, t).backward()
+        return step
     if len(dims) == 2:
         n, c = dims
         x = (3 * torch.randn(n, c, generator=g)).float()
@@ -58,7 +69,7 @@ def torch_step(op, dims):
 
 
 def time_torch(step, seconds=1.0):
-    for _ in range(3):
+    for _ in range(2):
         step()
     t0 = time.perf_counter_ns()
     step()

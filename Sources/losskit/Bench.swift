@@ -10,6 +10,10 @@ struct Bench: ParsableCommand {
             cross-entropy and the pointwise losses (mse, l1, bce-with-logits) time the forward
             and the backward pass together (class-index targets, mean reduction), as a training
             step needs them; cross-entropy-forward times the forward pass alone.
+            linear-cross-entropy takes --shape NxDxV (tokens, hidden size, vocabulary) and times
+            the fused linear + cross-entropy with all three gradients (64 MiB of scratch, OpenBLAS
+            with --threads threads); it also reports gemm_ns, the same three GEMMs alone on the
+            same chunks.
             Inputs are prepared once, then the operation is warmed up and timed REPEAT times
             (by default as many as fit in about one second). Output buffers are allocated once:
             the kernels themselves allocate nothing.
@@ -17,6 +21,7 @@ struct Bench: ParsableCommand {
             Examples:
               losskit bench cross-entropy --shape 4096x1000 --threads 2
               losskit bench mse --shape 4194304 --json
+              losskit bench linear-cross-entropy --shape 1024x512x32000
             """
     )
 
@@ -29,6 +34,7 @@ struct Bench: ParsableCommand {
         case mse
         case l1
         case bceWithLogits = "bce-with-logits"
+        case linearCrossEntropy = "linear-cross-entropy"
     }
 
     @Argument(help: "The operation to time.")
@@ -56,8 +62,13 @@ struct Bench: ParsableCommand {
     func parsedShape() throws -> [Int] {
         let parts = shape.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         let dims = parts.map { Int($0) }
-        guard !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! > 0 }), dims.count <= 2 else {
-            throw ValidationError("--shape must be ROWSxCOLUMNS or a count of positive integers, got \"\(shape)\"")
+        let rank = op == .linearCrossEntropy ? 3 : nil
+        guard !dims.isEmpty, dims.allSatisfy({ $0 != nil && $0! > 0 }), rank.map({ dims.count == $0 }) ?? (dims.count <= 2)
+        else {
+            throw ValidationError(
+                op == .linearCrossEntropy
+                    ? "--shape must be NxDxV (tokens x hidden x vocabulary) for linear-cross-entropy, got \"\(shape)\""
+                    : "--shape must be ROWSxCOLUMNS or a count of positive integers, got \"\(shape)\"")
         }
         let sizes = dims.map { $0! }
         let (product, overflow) = sizes.reduce((1, false)) { acc, d in
@@ -69,6 +80,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if op == .linearCrossEntropy { return try runLinearCrossEntropy() }
         let dims = try parsedShape()
         let count = dims.reduce(1, *)
         let rows = dims.count == 2 ? dims[0] : 1, columns = dims.count == 2 ? dims[1] : count
@@ -106,6 +118,7 @@ struct Bench: ParsableCommand {
                                 kind, input: xb, target: yb, gradient: ob, gradientScale: 1 / Float(count), threads: threads)
                                 / Float(count)
                         }
+                    case .linearCrossEntropy: break  // runLinearCrossEntropy
                     }
                 }
             }
@@ -125,6 +138,85 @@ struct Bench: ParsableCommand {
         case .crossEntropy, .softmax, .logSoftmax: return 2  // read logits, write gradient/probabilities
         case .crossEntropyForward, .logsumexp: return 1  // read logits
         case .mse, .l1, .bceWithLogits: return 3  // read input and target, write gradient
+        case .linearCrossEntropy: return 0
+        }
+    }
+
+    /// Fused linear + cross-entropy with its three gradients, against the same GEMMs alone.
+    func runLinearCrossEntropy() throws {
+        let dims = try parsedShape()
+        let (n, d, v) = (dims[0], dims[1], dims[2])
+        var g = SeededGenerator(seed: 1)
+        let x = (0..<n * d).map { _ in Float(g.nextNormal()) }
+        let w = (0..<v * d).map { _ in Float(0.05 * g.nextNormal()) }
+        let targets = (0..<n).map { _ in Int.random(in: 0..<v, using: &g) }
+        var losses = [Float](repeating: 0, count: n)
+        var dx = [Float](repeating: 0, count: n * d), dw = [Float](repeating: 0, count: v * d)
+        var options = LinearCrossEntropyOptions<Float>()
+        options.threads = threads
+        options.chunkRows = try linearCrossEntropyChunkRows(tokens: n, vocabulary: v, budgetBytes: 64 << 20, scalar: Float.self)
+        let previousBLASThreads = BLAS.threads
+        BLAS.threads = threads
+        defer { BLAS.threads = previousBLASThreads }
+        let shape = LinearHeadShape(tokens: n, hidden: d, vocabulary: v)
+
+        let fused = try Timing.measure(repetitions: repetitions) {
+            try x.withUnsafeBufferPointer { xb in
+                try w.withUnsafeBufferPointer { wb in
+                    try targets.withUnsafeBufferPointer { tb in
+                        try losses.withUnsafeMutableBufferPointer { lb in
+                            try dx.withUnsafeMutableBufferPointer { dxb in
+                                try dw.withUnsafeMutableBufferPointer { dwb in
+                                    try linearCrossEntropy(
+                                        input: xb, weight: wb, bias: nil, targets: tb, shape: shape, options: options,
+                                        losses: lb, gradients: LinearCrossEntropyGradients(input: dxb, weight: dwb, bias: nil),
+                                        gradientScale: 1 / Float(n))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The same three GEMMs per chunk (logits, input gradient, accumulated weight gradient).
+        let k = options.chunkRows
+        var scratch = [Float](repeating: 0, count: k * v)
+        let gemms = try Timing.measure(repetitions: repetitions) {
+            x.withUnsafeBufferPointer { xb in
+                w.withUnsafeBufferPointer { wb in
+                    scratch.withUnsafeMutableBufferPointer { sb in
+                        dx.withUnsafeMutableBufferPointer { dxb in
+                            dw.withUnsafeMutableBufferPointer { dwb in
+                                var start = 0
+                                while start < n {
+                                    let rows = min(k, n - start)
+                                    let xs = xb.baseAddress! + start * d
+                                    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: v, k: d, alpha: 1, a: xs, lda: d,
+                                              b: wb.baseAddress!, ldb: d, beta: 0, c: sb.baseAddress!, ldc: v)
+                                    BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: d, k: v, alpha: 1,
+                                              a: sb.baseAddress!, lda: v, b: wb.baseAddress!, ldb: d, beta: 0,
+                                              c: dxb.baseAddress! + start * d, ldc: d)
+                                    BLAS.gemm(transposeA: true, transposeB: false, m: v, n: d, k: rows, alpha: 1,
+                                              a: sb.baseAddress!, lda: v, b: xs, ldb: d, beta: start == 0 ? 0 : 1,
+                                              c: dwb.baseAddress!, ldc: d)
+                                    start += rows
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var report = BenchReport(
+            op: op.rawValue, shape: dims, threads: threads, timings: fused, bytesMoved: 0, elements: n * v)
+        let gemmMedian = gemms.sorted()[gemms.count / 2]
+        report.extra = [("gemm_ns", gemmMedian)]
+        if json {
+            print(report.json)
+        } else {
+            print(report.text)
+            print(String(format: "  fused / GEMMs alone: %.3f (chunks of %d rows)", Double(report.median) / Double(gemmMedian), k))
+            print("  peak RSS \(Timing.peakRSS / (1 << 20)) MiB (inputs and gradients: \((n * d + v * d) * 8 / (1 << 20)) MiB)")
         }
     }
 }
@@ -194,8 +286,12 @@ struct BenchReport {
         var lines = [
             "\(op) \(shapeText), \(threads) thread\(threads == 1 ? "" : "s"), \(timings.count) runs, \(InstructionSet.active) kernels",
             String(format: "  median %.3f ms, min %.3f ms", Double(median) / 1e6, Double(minimum) / 1e6),
-            String(format: "  %.3g elements/s, %.2f GB/s moved at the memory floor", Double(elements) / seconds, bytesMoved / seconds / 1e9),
         ]
+        if bytesMoved > 0 {
+            lines.append(String(
+                format: "  %.3g elements/s, %.2f GB/s moved at the memory floor", Double(elements) / seconds,
+                bytesMoved / seconds / 1e9))
+        }
         lines += extra.map { String(format: "  %@: %.3f ms", $0.0, Double($0.1) / 1e6) }
         return lines.joined(separator: "\n")
     }
