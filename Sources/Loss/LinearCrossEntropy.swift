@@ -299,3 +299,41 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
             biasGradient: gb.map { Tensor(uncheckedShape: [v], scalars: $0) })
     }
 }
+
+/// `torch.nn.functional.linear_cross_entropy` as the registry (and `losskit verify`)
+/// names it: inputs `input`, `linear_weight`, `target` and optional `linear_bias`;
+/// the keyword constant `weight` holds the class weights. A thin renaming of
+/// ``LinearCrossEntropyLoss``, whose own inputs are `input`, `weight`, `bias`, `target`.
+public struct PyTorchLinearCrossEntropy<Scalar: KernelScalar>: LossFunction {
+    public var loss: LinearCrossEntropyLoss<Scalar>
+
+    public init(_ loss: LinearCrossEntropyLoss<Scalar>) { self.loss = loss }
+
+    public var inputSpecs: [InputSpec] { [.values("input"), .values("linear_weight"), .indices("target")] }
+
+    private func renamed(_ inputs: LossInputs<Scalar>) -> LossInputs<Scalar> {
+        var r = LossInputs<Scalar>()
+        r["input"] = inputs["input"]
+        r["weight"] = inputs["linear_weight"]
+        r["bias"] = inputs["linear_bias"]
+        r["target"] = inputs["target"]
+        return r
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        guard inputs["linear_weight"] != nil else {
+            throw LossError.missingInput(name: "linear_weight", expected: "a floating-point tensor (V, D)")
+        }
+        return try loss.forward(renamed(inputs))
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        guard inputs["linear_weight"] != nil else {
+            throw LossError.missingInput(name: "linear_weight", expected: "a floating-point tensor (V, D)")
+        }
+        let g = try loss.backward(renamed(inputs), upstream: upstream)
+        var r = ["input": g["input"]!, "linear_weight": g["weight"]!]
+        if let b = g["bias"] { r["linear_bias"] = b }
+        return r
+    }
+}

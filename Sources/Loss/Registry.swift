@@ -14,6 +14,8 @@ public enum LossRegistry {
         "smooth_l1_loss", "huber_loss", "msle", "log_cosh", "soft_margin_loss", "hinge", "squared_hinge",
         "margin_ranking_loss", "hinge_embedding_loss", "sigmoid_focal", "kl_div", "poisson_nll_loss",
         "gaussian_nll_loss", "dice",
+        // Fused linear head + cross-entropy.
+        "linear_cross_entropy",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -129,6 +131,10 @@ public enum LossRegistry {
             loss = CTCLoss<T>(
                 blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
                 reduction: try o.reduction())
+        case "linear_cross_entropy":
+            loss = PyTorchLinearCrossEntropy<T>(LinearCrossEntropyLoss<T>(
+                classWeight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction()))
         default:
             throw LossError.unsupportedFunction(function)
         }
