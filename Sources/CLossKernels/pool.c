@@ -8,42 +8,72 @@
 #include "lk_kernels.h"
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #define LK_MAX_WORKERS 63
+#define LK_SPINS 4000  // polls before sleeping: a job that follows shortly needs no wake-up
 
-static pthread_mutex_t lk_pool_lock = PTHREAD_MUTEX_INITIALIZER;   // held by the submitting thread for a whole job
-static pthread_mutex_t lk_state_lock = PTHREAD_MUTEX_INITIALIZER;  // guards the fields below
-static pthread_cond_t lk_work_ready = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t lk_work_done = PTHREAD_COND_INITIALIZER;
-static int lk_workers;                // threads started so far
-static unsigned long lk_generation;   // bumped for every job
-static long lk_parts;                 // parts of the current job
-static long lk_finished;              // parts finished
+// The current job's state in one word: generation (24 bits) | parts (20) | next part
+// to claim (20). A part is claimed by a compare-and-swap that also checks the
+// generation, so a worker late from one job can never claim a part of the next;
+// lk_fn and lk_ctx are written before the word is published (release) and read
+// after a successful claim (acquire), and cannot change while a claimed part runs,
+// because the job is not finished until that part is.
+static _Atomic uint64_t lk_state;
 static lk_task lk_fn;
 static void *lk_ctx;
-static atomic_long lk_next;           // next part to claim
+static atomic_long lk_finished;
+static pthread_mutex_t lk_pool_lock = PTHREAD_MUTEX_INITIALIZER;   // held by the submitting thread for a whole job
+static pthread_mutex_t lk_sleep_lock = PTHREAD_MUTEX_INITIALIZER;  // for sleeping and waking
+static pthread_cond_t lk_work_ready = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t lk_work_done = PTHREAD_COND_INITIALIZER;
+static int lk_workers;         // guarded by lk_pool_lock
+static uint64_t lk_last_gen;   // guarded by lk_pool_lock
 
-static void lk_run_parts(void) {
+#define LK_GEN(s) ((uint32_t)((s) >> 40))
+#define LK_PARTS(s) ((long)(((s) >> 20) & 0xFFFFF))
+#define LK_NEXT(s) ((long)((s) & 0xFFFFF))
+
+static inline void lk_pause(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Claims and runs parts of generation `gen` until none are left.
+static void lk_run_parts(uint32_t gen) {
     for (;;) {
-        long part = atomic_fetch_add_explicit(&lk_next, 1, memory_order_relaxed);
-        if (part >= lk_parts) return;
-        lk_fn(lk_ctx, part);
-        pthread_mutex_lock(&lk_state_lock);
-        if (++lk_finished == lk_parts) pthread_cond_signal(&lk_work_done);
-        pthread_mutex_unlock(&lk_state_lock);
+        uint64_t s = atomic_load_explicit(&lk_state, memory_order_acquire);
+        do {
+            if (LK_GEN(s) != gen || LK_NEXT(s) >= LK_PARTS(s)) return;
+        } while (!atomic_compare_exchange_weak_explicit(&lk_state, &s, s + 1, memory_order_acq_rel,
+                                                        memory_order_acquire));
+        lk_fn(lk_ctx, LK_NEXT(s));
+        if (atomic_fetch_add_explicit(&lk_finished, 1, memory_order_acq_rel) + 1 == LK_PARTS(s)) {
+            pthread_mutex_lock(&lk_sleep_lock);
+            pthread_cond_signal(&lk_work_done);
+            pthread_mutex_unlock(&lk_sleep_lock);
+        }
     }
 }
 
 static void *lk_worker(void *unused) {
     (void)unused;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&lk_state_lock);
+    uint32_t seen = LK_GEN(atomic_load_explicit(&lk_state, memory_order_acquire));
     for (;;) {
-        while (lk_generation == seen) pthread_cond_wait(&lk_work_ready, &lk_state_lock);
-        seen = lk_generation;
-        pthread_mutex_unlock(&lk_state_lock);
-        lk_run_parts();
-        pthread_mutex_lock(&lk_state_lock);
+        uint64_t s = atomic_load_explicit(&lk_state, memory_order_acquire);
+        for (int i = 0; i < LK_SPINS && LK_GEN(s) == seen; i++) {
+            lk_pause();
+            s = atomic_load_explicit(&lk_state, memory_order_acquire);
+        }
+        if (LK_GEN(s) == seen) {
+            pthread_mutex_lock(&lk_sleep_lock);
+            while (LK_GEN(s = atomic_load_explicit(&lk_state, memory_order_acquire)) == seen)
+                pthread_cond_wait(&lk_work_ready, &lk_sleep_lock);
+            pthread_mutex_unlock(&lk_sleep_lock);
+        }
+        seen = LK_GEN(s);
+        lk_run_parts(seen);
     }
     return NULL;
 }
@@ -59,12 +89,11 @@ long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads) {
 
 void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx) {
     if (parts <= 0) return;
-    if (parts == 1 || threads <= 1 || pthread_mutex_trylock(&lk_pool_lock) != 0) {
+    if (parts == 1 || threads <= 1 || parts > 0xFFFFF || pthread_mutex_trylock(&lk_pool_lock) != 0) {
         for (long part = 0; part < parts; part++) fn(ctx, part);
         return;
     }
     int wanted = threads - 1 < LK_MAX_WORKERS ? threads - 1 : LK_MAX_WORKERS;
-    pthread_mutex_lock(&lk_state_lock);
     while (lk_workers < wanted) {
         pthread_t t;
         if (pthread_create(&t, NULL, lk_worker, NULL) != 0) break;
@@ -73,18 +102,24 @@ void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx) {
     }
     lk_fn = fn;
     lk_ctx = ctx;
-    lk_parts = parts;
-    lk_finished = 0;
-    atomic_store_explicit(&lk_next, 0, memory_order_relaxed);
-    lk_generation++;
+    atomic_store_explicit(&lk_finished, 0, memory_order_relaxed);
+    lk_last_gen = (lk_last_gen + 1) & 0xFFFFFF;
+    if (lk_last_gen == 0) lk_last_gen = 1;
+    uint32_t gen = (uint32_t)lk_last_gen;
+    atomic_store_explicit(&lk_state, ((uint64_t)gen << 40) | ((uint64_t)parts << 20), memory_order_release);
+    pthread_mutex_lock(&lk_sleep_lock);
     pthread_cond_broadcast(&lk_work_ready);
-    pthread_mutex_unlock(&lk_state_lock);
+    pthread_mutex_unlock(&lk_sleep_lock);
 
-    lk_run_parts();  // the caller works too
+    lk_run_parts(gen);  // the caller works too
 
-    pthread_mutex_lock(&lk_state_lock);
-    while (lk_finished < lk_parts) pthread_cond_wait(&lk_work_done, &lk_state_lock);
-    pthread_mutex_unlock(&lk_state_lock);
+    for (int i = 0; i < LK_SPINS && atomic_load_explicit(&lk_finished, memory_order_acquire) < parts; i++) lk_pause();
+    if (atomic_load_explicit(&lk_finished, memory_order_acquire) < parts) {
+        pthread_mutex_lock(&lk_sleep_lock);
+        while (atomic_load_explicit(&lk_finished, memory_order_acquire) < parts)
+            pthread_cond_wait(&lk_work_done, &lk_sleep_lock);
+        pthread_mutex_unlock(&lk_sleep_lock);
+    }
     pthread_mutex_unlock(&lk_pool_lock);
 }
 
