@@ -71,11 +71,19 @@ struct Bench: ParsableCommand {
                     : "--shape must be ROWSxCOLUMNS or a count of positive integers, got \"\(shape)\"")
         }
         let sizes = dims.map { $0! }
-        let (product, overflow) = sizes.reduce((1, false)) { acc, d in
-            let r = acc.0.multipliedReportingOverflow(by: d)
-            return (r.partialValue, acc.1 || r.overflow)
+        func product(_ values: [Int]) -> Int? {
+            values.reduce(Int?(1)) { acc, d in
+                guard let acc else { return nil }
+                let r = acc.multipliedReportingOverflow(by: d)
+                return r.overflow ? nil : r.partialValue
+            }
         }
-        guard !overflow, product <= 1 << 31 else { throw ValidationError("--shape \(shape) is too large") }
+        // The buffers the benchmark allocates: the tensor itself, or for linear-cross-entropy
+        // the input (N x D) and the weight (V x D); its N x V logits are never materialized.
+        let buffers = op == .linearCrossEntropy ? [[sizes[0], sizes[1]], [sizes[2], sizes[1]]] : [sizes]
+        for b in buffers {
+            guard let count = product(b), count <= 1 << 31 else { throw ValidationError("--shape \(shape) is too large") }
+        }
         return sizes
     }
 
