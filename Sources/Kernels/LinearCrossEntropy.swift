@@ -72,6 +72,12 @@ public func linearCrossEntropyChunkRows<T: KernelScalar>(
     return chunks == 0 ? largest : (tokens + chunks - 1) / chunks
 }
 
+/// Scalars of workspace ``linearCrossEntropy(input:weight:bias:targets:classWeights:shape:options:losses:gradients:gradientScale:upstream:workspace:)``
+/// needs for chunks of `chunkRows` rows: the chunk's logits and a column of ones.
+public func linearCrossEntropyWorkspaceCount(chunkRows: Int, vocabulary: Int) -> Int {
+    chunkRows * (vocabulary + 1)
+}
+
 /// Fused `cross_entropy(input · weightᵀ + bias, targets)` over chunks of token rows,
 /// never materializing the `N × V` logits; optionally with its gradients.
 ///
@@ -97,11 +103,14 @@ public func linearCrossEntropyChunkRows<T: KernelScalar>(
 ///   - losses: `N` per-row losses (written).
 ///   - gradients: where to write the gradients, or nil for the forward pass alone.
 ///   - upstream: `N` per-row upstream gradients, or nil for all ones.
+///   - workspace: scratch of at least ``linearCrossEntropyWorkspaceCount(chunkRows:vocabulary:)``
+///     scalars, reused across calls so that nothing is allocated (nil: allocated per call).
 public func linearCrossEntropy<T: KernelScalar>(
     input: UnsafeBufferPointer<T>, weight: UnsafeBufferPointer<T>, bias: UnsafeBufferPointer<T>?,
     targets: UnsafeBufferPointer<Int>, classWeights: UnsafeBufferPointer<T>? = nil, shape: LinearHeadShape,
     options: LinearCrossEntropyOptions<T>, losses: UnsafeMutableBufferPointer<T>,
-    gradients: LinearCrossEntropyGradients<T>?, gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil
+    gradients: LinearCrossEntropyGradients<T>?, gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil,
+    workspace: UnsafeMutableBufferPointer<T>? = nil
 ) throws {
     let precision = try requireCKernels(T.self)
     let n = shape.tokens, d = shape.hidden, v = shape.vocabulary
@@ -141,11 +150,20 @@ public func linearCrossEntropy<T: KernelScalar>(
     guard n > 0 else { return }
 
     let rowsPerChunk = min(options.chunkRows, n)
-    let scratch = UnsafeMutableBufferPointer<T>.allocate(capacity: rowsPerChunk * v)
-    defer { scratch.deallocate() }
-    let ones = UnsafeMutableBufferPointer<T>.allocate(capacity: gradients?.bias == nil ? 0 : rowsPerChunk)
-    ones.initialize(repeating: 1)
-    defer { ones.deallocate() }
+    // The chunk's logits and a column of ones (for the bias GEMV): in the caller's
+    // workspace when one is given (nothing allocated), else allocated for this call.
+    let needed = linearCrossEntropyWorkspaceCount(chunkRows: rowsPerChunk, vocabulary: v)
+    if let workspace, workspace.count < needed {
+        throw LossError.shapeMismatch(
+            argument: "workspace", expected: "at least \(needed) elements (chunk rows × (V + 1))",
+            actual: "\(workspace.count) elements")
+    }
+    let owned = workspace == nil ? UnsafeMutableBufferPointer<T>.allocate(capacity: needed) : nil
+    defer { owned?.deallocate() }
+    let space = workspace ?? owned!
+    let scratch = UnsafeMutableBufferPointer(rebasing: space[0..<rowsPerChunk * v])
+    let ones = UnsafeMutableBufferPointer(rebasing: space[rowsPerChunk * v..<needed])
+    ones.update(repeating: 1)
 
     let xb = base(input), wb = base(weight), tb = asI64(base(targets)), lb = base(losses), sb = base(scratch)
     let bb = bias.map(base), cw = classWeights.map(base), ub = upstream.map(base)

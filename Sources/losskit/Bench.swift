@@ -167,6 +167,8 @@ struct Bench: ParsableCommand {
         BLAS.threads = threads
         defer { BLAS.threads = previousBLASThreads }
         let shape = LinearHeadShape(tokens: n, hidden: d, vocabulary: v)
+        var workspace = [Float](
+            repeating: 0, count: linearCrossEntropyWorkspaceCount(chunkRows: options.chunkRows, vocabulary: v))
 
         let fused = try Timing.measure(repetitions: repetitions) {
             try x.withUnsafeBufferPointer { xb in
@@ -175,10 +177,13 @@ struct Bench: ParsableCommand {
                         try losses.withUnsafeMutableBufferPointer { lb in
                             try dx.withUnsafeMutableBufferPointer { dxb in
                                 try dw.withUnsafeMutableBufferPointer { dwb in
-                                    try linearCrossEntropy(
-                                        input: xb, weight: wb, bias: nil, targets: tb, shape: shape, options: options,
-                                        losses: lb, gradients: LinearCrossEntropyGradients(input: dxb, weight: dwb, bias: nil),
-                                        gradientScale: 1 / Float(n))
+                                    try workspace.withUnsafeMutableBufferPointer { ws in
+                                        try linearCrossEntropy(
+                                            input: xb, weight: wb, bias: nil, targets: tb, shape: shape, options: options,
+                                            losses: lb,
+                                            gradients: LinearCrossEntropyGradients(input: dxb, weight: dwb, bias: nil),
+                                            gradientScale: 1 / Float(n), workspace: ws)
+                                    }
                                 }
                             }
                         }
