@@ -16,7 +16,8 @@ public struct Tensor<Scalar>: @unchecked Sendable {
 
     /// A tensor of the given shape holding `scalars` in row-major order.
     /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
-    ///   count is not the product of the shape, or a dimension is negative.
+    ///   count is not the product of the shape, a dimension is negative, or the
+    ///   product of the shape does not fit an `Int`.
     public init(shape: [Int], scalars: [Scalar]) throws {
         try Tensor.check(shape: shape, count: scalars.count)
         self.shape = shape
@@ -51,10 +52,7 @@ public struct Tensor<Scalar>: @unchecked Sendable {
     }
 
     static func check(shape: [Int], count: Int) throws {
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw LossError.shapeMismatch(argument: "shape", expected: "non-negative sizes", actual: describeShape(shape))
-        }
-        let expected = shape.reduce(1, *)
+        let expected = try checkedElementCount(shape)
         guard expected == count else {
             throw LossError.shapeMismatch(
                 argument: "scalars", expected: "\(expected) elements for shape \(describeShape(shape))",
@@ -126,8 +124,8 @@ extension Tensor: CustomStringConvertible {
 extension Tensor where Scalar: KernelScalar {
     /// A tensor of zeros.
     public init(zeros shape: [Int]) throws {
-        try Tensor.check(shape: shape, count: shape.allSatisfy { $0 >= 0 } ? shape.reduce(1, *) : -1)
-        self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+        let count = try checkedElementCount(shape)
+        self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: count))
     }
 
     /// The same values in another precision.
