@@ -30,7 +30,10 @@ func splitBlocks(_ outer: Int, elementsPerBlock: Int, threads: Int, _ body: (Ran
 }
 
 /// Carries a value into concurrent work whose safety the kernel guarantees
-/// (each thread touches its own rows only).
+/// (each thread touches its own rows only). `@unchecked` because the value is a
+/// non-Sendable closure over raw pointers; `splitBlocks` gives each part a
+/// disjoint range of rows and returns only after every part has finished
+/// (`concurrentPerform` is synchronous), so no write is shared or outlives the call.
 @usableFromInline
 struct UncheckedSendable<Value>: @unchecked Sendable {
     @usableFromInline let value: Value

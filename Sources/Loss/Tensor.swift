@@ -4,6 +4,12 @@
 /// A tensor either owns an array or borrows memory the caller owns
 /// (``init(borrowing:shape:)``), so callers with their own storage pass it
 /// without a copy. A 0-d tensor (shape `[]`) holds one scalar.
+///
+/// `@unchecked Sendable`: an owned tensor holds an immutable array (Sendable when
+/// its scalars are); a borrowing tensor holds an `UnsafeBufferPointer`, which the
+/// compiler cannot check, and is read-only here: ``init(borrowing:shape:)`` makes
+/// the caller responsible for keeping that memory alive and unchanged while the
+/// tensor is used, from any thread. LossKit never writes through it.
 public struct Tensor<Scalar>: @unchecked Sendable {
     @usableFromInline enum Storage {
         case owned([Scalar])

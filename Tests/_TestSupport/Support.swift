@@ -1,3 +1,4 @@
+import Foundation
 import Loss
 
 /// Shared helpers for LossKit's test targets.
@@ -7,6 +8,17 @@ public enum TestSupport {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)  // Tests/_TestSupport/Support.swift
         return parts.joined(separator: "/")
+    }
+
+    /// Held while a test switches `InstructionSet` (a process-wide setting) and
+    /// while a test compares Float kernel outputs bit for bit across calls, so
+    /// that tests running in parallel never see the set change under them.
+    public static let instructionSetLock = NSRecursiveLock()
+
+    public static func holdingInstructionSet<R>(_ body: () throws -> R) rethrows -> R {
+        instructionSetLock.lock()
+        defer { instructionSetLock.unlock() }
+        return try body()
     }
 
     /// The bundled PyTorch reference cases.
