@@ -80,11 +80,15 @@ private func jobs() throws -> [Job] {
     ]
 }
 
-/// Per-iteration result slots written by disjoint threads, read after they all finish.
+/// Per-thread results, stored under a lock (writing distinct elements of one
+/// array from several threads is still a race on the array: ThreadSanitizer said so).
 private final class Results: @unchecked Sendable {
-    // Safe: each iteration writes only its own slot, and reading waits for concurrentPerform to return.
-    var slots: [[[Double]]?]
+    // Safe: every access to `slots` holds `lock`.
+    private var slots: [[[Double]]?]
+    private let lock = NSLock()
     init(_ count: Int) { slots = Array(repeating: nil, count: count) }
+    func store(_ value: [[Double]], at index: Int) { lock.withLock { slots[index] = value } }
+    subscript(index: Int) -> [[Double]]? { lock.withLock { slots[index] } }
 }
 
 @Suite struct ConcurrencyTests {
@@ -101,10 +105,10 @@ private final class Results: @unchecked Sendable {
             for _ in 0..<3 {
                 for j in order { mine[j] = (try? shared[j].run()) ?? [.nan, -1] }
             }
-            results.slots[t] = mine
+            results.store(mine, at: t)
         }
         for t in 0..<threads {
-            let got = try #require(results.slots[t])
+            let got = try #require(results[t])
             for (j, job) in all.enumerated() {
                 let same = got[j].count == serial[j].count
                     && zip(got[j], serial[j]).allSatisfy { $0.bitPattern == $1.bitPattern }

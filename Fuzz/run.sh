@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (release, fuzzer + address sanitizers) and runs
+# each for FUZZ_SECONDS seconds. Seeds: the bundled reference files (for the
+# reader) and the committed crashers under Tests/Fixtures/fuzz/. Prints the
+# number of executions per target. A crash stops that target's run with a non-zero
+# status and leaves the input in Fuzz/findings/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+FUZZ_JOBS="${FUZZ_JOBS:-1}"
+root="$(cd .. && pwd)"
+
+swift build -c release --sanitize=fuzzer --sanitize=address --product FuzzReferenceFile
+swift build -c release --sanitize=fuzzer --sanitize=address --product FuzzLoss
+bin="$(swift build -c release --sanitize=fuzzer --sanitize=address --show-bin-path)"
+
+status=0
+for target in FuzzReferenceFile FuzzLoss; do
+    case "$target" in
+        FuzzReferenceFile) fixtures="$root/Tests/Fixtures/fuzz/reference-file" ;;
+        FuzzLoss) fixtures="$root/Tests/Fixtures/fuzz/loss" ;;
+    esac
+    corpus="corpus/$target"
+    findings="findings/$target"
+    mkdir -p "$corpus" "$findings"
+    seeds=()
+    [ -d "$fixtures" ] && seeds+=("$fixtures")
+    log="findings/$target.log"
+    echo "== $target for ${FUZZ_SECONDS}s"
+    set +e
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 "$bin/$target" \
+        -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$findings/" -print_final_stats=1 "$corpus" "${seeds[@]}" >"$log" 2>&1
+    rc=$?
+    set -e
+    runs="$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)"
+    echo "$target: ${runs:-?} executions, exit status $rc (log: Fuzz/$log)"
+    if [ $rc -ne 0 ]; then
+        status=1
+        grep -E "Fatal error|ERROR: AddressSanitizer|SUMMARY|Test unit written" "$log" | head -5 || true
+    fi
+done
+exit $status
