@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (release, fuzzer + address sanitizers) and runs
-# each for FUZZ_SECONDS seconds. Seeds: the bundled reference files (for the
-# reader) and the committed crashers under Tests/Fixtures/fuzz/. Prints the
-# number of executions per target. FUZZ_TARGETS picks targets (default: both). A crash stops that target's run with a non-zero
-# status and leaves the input in Fuzz/findings/<target>/.
+# each for FUZZ_SECONDS seconds (default 60); FUZZ_TARGETS picks targets (default:
+# both). The corpus grows in Fuzz/corpus/<target>/ (not committed); the committed
+# seeds and crashers under Tests/Fixtures/fuzz/ are read as well. Prints the number
+# of executions per target. A crash stops that target's run with a non-zero status
+# and leaves the input in Fuzz/findings/<target>/: fix it, then commit it under
+# Tests/Fixtures/fuzz/ so the test suite replays it.
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
