@@ -3,7 +3,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo verify bench compare clean
+.PHONY: deps build test demo verify bench compare clean sanitize sanitize-address sanitize-thread fuzz
 
 # OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
 deps:
@@ -40,5 +40,26 @@ compare: deps
 	python3 -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: pip install torch"; exit 1; }
 	python3 Benchmarks/compare_pytorch.py --losskit .build/release/losskit
 
+# The whole test suite under AddressSanitizer, then ThreadSanitizer, each in its own
+# scratch directory (the CLI tests run the sanitized losskit built next to them).
+# Not part of `make test`: each build takes minutes.
+sanitize: sanitize-address sanitize-thread
+
+sanitize-address: deps
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
+		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+sanitize-thread: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/Sanitizers/tsan.supp \
+		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+
+# libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 60) from its corpus
+# and the committed crashers; a crash stops the run and leaves the input in Fuzz/findings/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan Fuzz/.build

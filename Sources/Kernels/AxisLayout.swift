@@ -19,7 +19,11 @@ public struct AxisLayout: Sendable, Equatable, CustomStringConvertible {
 
     /// The layout of `shape` along `axis`; a negative axis counts from the end, as in PyTorch.
     /// A 0-d tensor is treated as shape `[1]` (PyTorch allows `dim` 0 and -1 there).
+    /// - Throws: ``LossError/invalidOption(name:value:expected:)`` for an axis out of
+    ///   range, ``LossError/shapeMismatch(argument:expected:actual:)`` for a negative
+    ///   size or a shape whose element count does not fit an `Int`.
     public init(shape: [Int], axis: Int) throws {
+        _ = try checkedElementCount(shape)
         let dims = shape.isEmpty ? [1] : shape
         let rank = dims.count
         guard axis >= -rank && axis < rank else {
@@ -32,10 +36,46 @@ public struct AxisLayout: Sendable, Equatable, CustomStringConvertible {
         inner = dims[(a + 1)...].reduce(1, *)
     }
 
+    /// Throws ``LossError/shapeMismatch(argument:expected:actual:)`` unless every
+    /// field is non-negative and `count` and `rows` fit an `Int`. Every kernel
+    /// calls this before it looks at a buffer, so a layout built by hand with a
+    /// negative or huge field is an error, never a trap or an out-of-bounds access.
+    public func validate() throws {
+        let bad = LossError.shapeMismatch(
+            argument: "layout", expected: "non-negative outer, length and inner whose product fits an Int",
+            actual: description)
+        guard outer >= 0, length >= 0, inner >= 0 else { throw bad }
+        let (block, o1) = length.multipliedReportingOverflow(by: inner)
+        let (all, o2) = outer.multipliedReportingOverflow(by: block)
+        let (rows, o3) = outer.multipliedReportingOverflow(by: inner)
+        guard !o1, !o2, !o3, all >= 0, rows >= 0 else { throw bad }
+    }
+
     /// Number of elements: `outer * length * inner`.
     public var count: Int { outer * length * inner }
     /// Number of rows (results of a reduction along the axis): `outer * inner`.
     public var rows: Int { outer * inner }
 
     public var description: String { "(outer: \(outer), length: \(length), inner: \(inner))" }
+}
+
+/// The number of elements of `shape` (1 for `[]`).
+/// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` for a negative
+///   size or a product that does not fit an `Int` (instead of trapping).
+public func checkedElementCount(_ shape: [Int], argument: String = "shape") throws -> Int {
+    guard shape.allSatisfy({ $0 >= 0 }) else {
+        throw LossError.shapeMismatch(argument: argument, expected: "non-negative sizes", actual: describeShape(shape))
+    }
+    var product = 1
+    // A zero anywhere makes the product 0 whatever the other sizes are.
+    if shape.contains(0) { return 0 }
+    for d in shape {
+        let (p, overflow) = product.multipliedReportingOverflow(by: d)
+        guard !overflow else {
+            throw LossError.shapeMismatch(
+                argument: argument, expected: "sizes whose product fits an Int", actual: describeShape(shape))
+        }
+        product = p
+    }
+    return product
 }

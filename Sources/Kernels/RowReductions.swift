@@ -65,6 +65,7 @@ public func rowMax<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>,
     argmax: UnsafeMutableBufferPointer<Int>? = nil, threads: Int = 1
 ) throws {
+    try layout.validate()
     guard layout.length > 0 || layout.rows == 0 else {
         throw LossError.emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")
     }
@@ -88,6 +89,7 @@ func rowKernel<T: KernelScalar>(
 ) throws {
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
+    try layout.validate()
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", out.count, layout.rows, layout)
     let xb = base(x), ob = base(out), t = Int32(clamping: threads)

@@ -31,6 +31,7 @@ func softmaxKernel<T: KernelScalar>(
 ) throws {
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
+    try layout.validate()
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", y.count, layout.count, layout)
     let xb = base(x), yb = base(y), t = Int32(clamping: threads)
@@ -64,6 +65,7 @@ func softmaxBackwardKernel<T: KernelScalar>(
 ) throws {
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
+    try layout.validate()
     try checkCount("output", y.count, layout.count, layout)
     try checkCount("upstream", dy.count, layout.count, layout)
     try checkCount("gradient", dx.count, layout.count, layout)

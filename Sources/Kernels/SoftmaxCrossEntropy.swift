@@ -98,6 +98,7 @@ func checkCrossEntropyArguments<T: KernelScalar>(
     upstream: Int?, threads: Int
 ) throws {
     try checkThreads(threads)
+    try layout.validate()
     try checkCount("input", logits, layout.count, layout)
     guard layout.length > 0 || layout.rows == 0 else {
         throw LossError.emptyInput(argument: "input", reason: "cross-entropy needs at least one class")

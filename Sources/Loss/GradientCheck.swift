@@ -48,6 +48,9 @@ public enum GradientCheck {
     public static func check<L: LossFunction>(
         _ loss: L, inputs: LossInputs<Double>, step: Double = 1e-4, seed: UInt64 = 0x5EED
     ) throws -> Report where L.Scalar == Double {
+        guard step > 0 && step.isFinite else {
+            throw LossError.invalidOption(name: "step", value: "\(step)", expected: "a finite step > 0")
+        }
         let output = try loss.forward(inputs)
         var g = SeededGenerator(seed: seed)
         let upstream = try Tensor<Double>.randomNormal(shape: output.shape, using: &g)
@@ -57,6 +60,11 @@ public enum GradientCheck {
         // outputs that do not depend on the perturbed element cancel exactly.
         func objectiveDifference(_ plus: LossInputs<Double>, _ minus: LossInputs<Double>) throws -> Double {
             let a = try loss.forward(plus), b = try loss.forward(minus)
+            // A custom loss whose output shape depends on the values is reported, not indexed out of range.
+            for y in [a, b] where y.shape != output.shape {
+                throw LossError.shapeMismatch(
+                    argument: "output of forward", expected: describeShape(output.shape), actual: describeShape(y.shape))
+            }
             var total = 0.0
             for i in 0..<a.count { total += (a[flat: i] - b[flat: i]) * upstream[flat: i] }
             return total

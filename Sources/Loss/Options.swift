@@ -21,7 +21,7 @@ public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
 /// PyTorch-named options and constant tensors (`weight`, `pos_weight`) for
 /// building a loss by name. Every option read is marked used; ``finish()``
 /// rejects the rest, so an option LossKit does not implement is never ignored silently.
-public struct LossOptions<Scalar: KernelScalar> {
+public struct LossOptions<Scalar: KernelScalar>: Sendable {
     public let function: String
     private let values: [String: OptionValue]
     private let constants: [String: Tensor<Scalar>]

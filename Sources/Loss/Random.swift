@@ -46,5 +46,5 @@ extension Tensor where Scalar: KernelScalar {
 /// The element count of a shape, or 0 when a size is negative (so that the
 /// tensor initializer, not a range, reports the bad shape).
 func elementCount(_ shape: [Int]) -> Int {
-    shape.allSatisfy { $0 >= 0 } ? shape.reduce(1, *) : 0
+    (try? checkedElementCount(shape)) ?? 0
 }

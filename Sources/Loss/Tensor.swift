@@ -4,6 +4,12 @@
 /// A tensor either owns an array or borrows memory the caller owns
 /// (``init(borrowing:shape:)``), so callers with their own storage pass it
 /// without a copy. A 0-d tensor (shape `[]`) holds one scalar.
+///
+/// `@unchecked Sendable`: an owned tensor holds an immutable array (Sendable when
+/// its scalars are); a borrowing tensor holds an `UnsafeBufferPointer`, which the
+/// compiler cannot check, and is read-only here: ``init(borrowing:shape:)`` makes
+/// the caller responsible for keeping that memory alive and unchanged while the
+/// tensor is used, from any thread. LossKit never writes through it.
 public struct Tensor<Scalar>: @unchecked Sendable {
     @usableFromInline enum Storage {
         case owned([Scalar])
@@ -16,7 +22,8 @@ public struct Tensor<Scalar>: @unchecked Sendable {
 
     /// A tensor of the given shape holding `scalars` in row-major order.
     /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
-    ///   count is not the product of the shape, or a dimension is negative.
+    ///   count is not the product of the shape, a dimension is negative, or the
+    ///   product of the shape does not fit an `Int`.
     public init(shape: [Int], scalars: [Scalar]) throws {
         try Tensor.check(shape: shape, count: scalars.count)
         self.shape = shape
@@ -51,10 +58,7 @@ public struct Tensor<Scalar>: @unchecked Sendable {
     }
 
     static func check(shape: [Int], count: Int) throws {
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw LossError.shapeMismatch(argument: "shape", expected: "non-negative sizes", actual: describeShape(shape))
-        }
-        let expected = shape.reduce(1, *)
+        let expected = try checkedElementCount(shape)
         guard expected == count else {
             throw LossError.shapeMismatch(
                 argument: "scalars", expected: "\(expected) elements for shape \(describeShape(shape))",
@@ -126,8 +130,8 @@ extension Tensor: CustomStringConvertible {
 extension Tensor where Scalar: KernelScalar {
     /// A tensor of zeros.
     public init(zeros shape: [Int]) throws {
-        try Tensor.check(shape: shape, count: shape.allSatisfy { $0 >= 0 } ? shape.reduce(1, *) : -1)
-        self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+        let count = try checkedElementCount(shape)
+        self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: count))
     }
 
     /// The same values in another precision.

@@ -249,6 +249,9 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
         }
         try checkSameShape(a, "anchor", p, "positive")
         try checkSameShape(a, "anchor", n, "negative")
+        // A NaN margin would give a NaN loss with a zero gradient (the hinge test
+        // `z >= 0` fails); an infinite one an infinite loss. Neither is usable.
+        try InputChecks.finite("margin", margin)
         if requiresPositiveMargin {
             guard margin > 0 else {
                 throw LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a margin > 0")
@@ -335,7 +338,8 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 ///
 /// Surprising in PyTorch: `eps` is added to the difference (a shift of every
 /// coordinate), so it changes the distance even far from zero and is not
-/// symmetric: `d(x, y) ≠ d(y, x)`. Any margin is accepted (even ≤ 0).
+/// symmetric: `d(x, y) ≠ d(y, x)`. Any finite margin is accepted (even ≤ 0); a NaN or
+/// infinite one is ``LossError/invalidOption(name:value:expected:)``.
 public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
     public var margin: Scalar
     public var p: Scalar

@@ -96,10 +96,17 @@ public struct ReferenceFile: Sendable {
         case .object(let pairs)?: for (name, g) in pairs { gradients[name] = try tensor(g, "gradients.\(name)", bad: bad) }
         default: throw bad("\"gradients\" is not an object")
         }
+        // Expected results are floating-point: an int64 output or gradient would
+        // hold no `values`, and the verifier would compare nothing and pass.
+        func floating(_ t: ReferenceTensor, _ what: String) throws -> ReferenceTensor {
+            guard t.dtype == .float32 else { throw bad("\(what) must be a floating-point tensor, not \(t.dtype.rawValue)") }
+            return t
+        }
+        for name in gradients.keys.sorted() { _ = try floating(gradients[name]!, "gradients.\(name)") }
         return ReferenceCase(
             id: id, function: function, options: options, inputs: inputs,
-            output: try tensor(c["output"], "output", bad: bad),
-            upstream: try tensor(c["upstream"], "upstream", bad: bad), gradients: gradients)
+            output: try floating(try tensor(c["output"], "output", bad: bad), "output"),
+            upstream: try floating(try tensor(c["upstream"], "upstream", bad: bad), "upstream"), gradients: gradients)
     }
 
     static func option(_ value: JSONValue, name: String, bad: (String) -> LossError) throws -> OptionValue {

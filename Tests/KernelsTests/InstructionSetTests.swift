@@ -6,16 +6,20 @@ import _TestSupport
 /// to Float accuracy against Double references (including tails shorter than a vector).
 @Suite(.serialized) struct InstructionSetTests {
     static var supported: [InstructionSet] {
-        let original = InstructionSet.active
-        defer { InstructionSet.select(original) }
-        return InstructionSet.allCases.filter { InstructionSet.select($0) }
+        TestSupport.holdingInstructionSet {
+            let original = InstructionSet.active
+            defer { InstructionSet.select(original) }
+            return InstructionSet.allCases.filter { InstructionSet.select($0) }
+        }
     }
 
     func withSet<R>(_ set: InstructionSet, _ body: () throws -> R) rethrows -> R {
-        let original = InstructionSet.active
-        defer { InstructionSet.select(original) }
-        #expect(InstructionSet.select(set))
-        return try body()
+        try TestSupport.holdingInstructionSet {
+            let original = InstructionSet.active
+            defer { InstructionSet.select(original) }
+            #expect(InstructionSet.select(set))
+            return try body()
+        }
     }
 
     @Test func baselineIsAlwaysAvailable() {

@@ -2,9 +2,26 @@ import Foundation
 import Testing
 import _TestSupport
 
+/// The `losskit` binary under test: `$LOSSKIT_BINARY` when set, else the one
+/// built next to this test bundle (so `swift test --scratch-path .build-asan`
+/// runs the sanitized binary), else `.build/debug/losskit`.
+let lossKitBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["LOSSKIT_BINARY"], !path.isEmpty { return path }
+    let fm = FileManager.default
+    let me = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var dir = URL(fileURLWithPath: me).deletingLastPathComponent()
+    // The bundle is `<bin>/LossKitPackageTests.xctest` (a file on Linux, a directory elsewhere).
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("losskit").path
+        if fm.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return TestSupport.repositoryRoot + "/.build/debug/losskit"
+}()
+
 /// Runs the built `losskit` binary and captures its output and status.
 func runLossKit(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = TestSupport.repositoryRoot + "/.build/debug/losskit"
+    let binary = lossKitBinary
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
@@ -52,5 +69,42 @@ func runLossKit(_ arguments: [String]) throws -> (status: Int32, stdout: String,
     @Test func badArgumentsExitWithTwo() throws {
         #expect(try runLossKit(["verify", "--precision", "half", TestSupport.torchCasesPath]).status == 2)
         #expect(try runLossKit(["verify"]).status == 2)
+    }
+}
+
+/// Exit codes for bad files and bad cases: 2 for a file that is not of the
+/// format (named on stderr, nothing checked), 1 for a case that fails.
+@Suite struct VerifyBadFileTests {
+    func temporaryFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("losskit-bad-\(UInt64.random(in: 0...UInt64.max)).json").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func malformedFileExitsWithTwoAndNamesIt() throws {
+        let path = try temporaryFile(#"{"format":"loss-reference/1","cases":[{"id":"a","function":"mse_loss","#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runLossKit(["verify", path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains(path) && r.stderr.contains("is not valid JSON"), "\(r.stderr)")
+    }
+
+    @Test func int64ExpectationIsRejectedNotPassed() throws {
+        let path = try temporaryFile(
+            #"{"format":"loss-reference/1","cases":[{"id":"a","function":"mse_loss","inputs":{"input":{"shape":[1],"data":[1]},"target":{"shape":[1],"data":[0]}},"output":{"shape":[],"dtype":"int64","data":[5]},"upstream":{"shape":[],"data":[1]}}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runLossKit(["verify", path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("output must be a floating-point tensor"), "\(r.stderr)")
+    }
+
+    @Test func aFailingCaseExitsWithOne() throws {
+        let path = try temporaryFile(
+            #"{"format":"loss-reference/1","cases":[{"id":"a","function":"mse_loss","inputs":{"input":{"shape":[1],"data":[1]},"target":{"shape":[1],"data":[0]}},"output":{"shape":[],"data":[5]},"upstream":{"shape":[],"data":[1]}}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runLossKit(["verify", path, "--precision", "double"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("FAIL a: output[0]: got 1.0, want 5.0"), "\(r.stdout)")
+        #expect(r.stdout.hasSuffix("0 passed, 1 failed, 0 skipped\n"))
     }
 }

@@ -1,0 +1,1 @@
+../../../Tests/_TestSupport/Support.swift
