@@ -32,7 +32,7 @@ typedef struct {
     void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*sum_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*ce_index_rows)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t, float *,
-                          float *, const float *, float);
+                          float *, const float *, float, int);
     void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
                          float *, const float *, float);
     void (*lce_rows)(float *, const float *, const int64_t *, const float *, int64_t, float, float, float, ptrdiff_t,
@@ -190,6 +190,13 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
                           .grad = grad, .scale = scale, .n = n};
     return lk_pointwise(&j, threads);
 }
+
+// Outputs of at least this many bytes (twice this L3) are streamed past the caches
+// (Float vector path; smaller ones gain more from staying in the last-level cache):
+// decided from the whole call, so the choice (which changes no value) is the same for
+// every thread count.
+#define LK_STREAM_BYTES (64 << 20)
+#define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
 
 #define T float
 #define S f32
