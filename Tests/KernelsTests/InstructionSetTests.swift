@@ -136,3 +136,54 @@ import _TestSupport
         #expect(sums.allSatisfy { $0 == sums[0] })
     }
 }
+
+/// Outputs of 64 MiB or more are written with non-temporal stores even when rows are
+/// short: the values must be bitwise those of the cached path (the same call split in
+/// two halves, each below the threshold).
+@Suite struct StreamingOutputTests {
+    @Test func streamedOutputsEqualTheCachedPath() throws {
+        let rows = 16_400, classes = 1024  // 67.2 MB of Float output
+        let layout = AxisLayout(outer: rows, length: classes), half = AxisLayout(outer: rows / 2, length: classes)
+        let x = (0..<rows * classes).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
+        let t = (0..<rows).map { ($0 &* 7919) % classes }
+        for log in [false, true] {
+            var whole = [Float](repeating: 0, count: x.count), halves = whole
+            try x.withUnsafeBufferPointer { xb in
+                try whole.withUnsafeMutableBufferPointer { y in
+                    if log { try logSoftmax(xb, layout: layout, into: y) } else { try softmax(xb, layout: layout, into: y) }
+                }
+                try halves.withUnsafeMutableBufferPointer { y in
+                    for h in 0..<2 {
+                        let xs = UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count])
+                        let ys = UnsafeMutableBufferPointer(rebasing: y[h * half.count..<(h + 1) * half.count])
+                        if log { try logSoftmax(xs, layout: half, into: ys) } else { try softmax(xs, layout: half, into: ys) }
+                    }
+                }
+            }
+            #expect(whole == halves, "log=\(log)")
+        }
+        var loss = [Float](repeating: 0, count: rows), grad = [Float](repeating: 0, count: x.count)
+        var lossHalves = loss, gradHalves = grad
+        try x.withUnsafeBufferPointer { xb in
+            try t.withUnsafeBufferPointer { tb in
+                try loss.withUnsafeMutableBufferPointer { l in
+                    try grad.withUnsafeMutableBufferPointer { g in
+                        try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: l, gradient: g)
+                    }
+                }
+                try lossHalves.withUnsafeMutableBufferPointer { l in
+                    try gradHalves.withUnsafeMutableBufferPointer { g in
+                        for h in 0..<2 {
+                            try softmaxCrossEntropy(
+                                logits: UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]),
+                                targets: UnsafeBufferPointer(rebasing: tb[h * half.rows..<(h + 1) * half.rows]), layout: half,
+                                losses: UnsafeMutableBufferPointer(rebasing: l[h * half.rows..<(h + 1) * half.rows]),
+                                gradient: UnsafeMutableBufferPointer(rebasing: g[h * half.count..<(h + 1) * half.count]))
+                        }
+                    }
+                }
+            }
+        }
+        #expect(loss == lossHalves && grad == gradHalves)
+    }
+}
