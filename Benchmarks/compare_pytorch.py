@@ -95,8 +95,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true", help="three cases only")
+    ap.add_argument("--ops", help="comma-separated operations to run (default: all)")
     a = ap.parse_args()
     cases = QUICK if a.quick else CASES
+    if a.ops:
+        cases = [c for c in CASES if c[0] in a.ops.split(",")]
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
@@ -116,6 +119,9 @@ def main():
             tt, lt = [], []
             for _ in range(a.rounds):
                 tt.append(time_torch(step))
+                # PyTorch's OpenMP workers spin for a while after a parallel region: let them
+                # go idle, so that they do not take a core from the next measurement.
+                time.sleep(0.3)
                 lt.append(time_losskit(a.losskit, op, shape, threads))
             t, l = statistics.median(tt), statistics.median(lt)
             print(f"| {op} | {shape} | {threads} | {t / 1e6:.3f} | {l / 1e6:.3f} | {t / l:.2f}x |", flush=True)
