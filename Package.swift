@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Loss", targets: ["Loss"]),
         .library(name: "Kernels", targets: ["Kernels"]),
         .library(name: "ReferenceCases", targets: ["ReferenceCases"]),
+        .library(name: "NumPyFiles", targets: ["NumPyFiles"]),
         .executable(name: "losskit", targets: ["losskit"]),
     ],
     dependencies: [

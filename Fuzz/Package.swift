@@ -21,5 +21,10 @@ let package = Package(
             name: "FuzzLoss",
             dependencies: [.product(name: "Loss", package: "LossKit")]
         ),
+        // The .npy reader, with a write-and-read-back round trip on whatever it accepts.
+        .executableTarget(
+            name: "FuzzNPY",
+            dependencies: [.product(name: "NumPyFiles", package: "LossKit")]
+        ),
     ]
 )

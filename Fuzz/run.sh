@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (release, fuzzer + address sanitizers) and runs
 # each for FUZZ_SECONDS seconds (default 60); FUZZ_TARGETS picks targets (default:
-# both). The corpus grows in Fuzz/corpus/<target>/ (not committed); the committed
+# all three). The corpus grows in Fuzz/corpus/<target>/ (not committed); the committed
 # seeds and crashers under Tests/Fixtures/fuzz/ are read as well. Prints the number
 # of executions per target. A crash stops that target's run with a non-zero status
 # and leaves the input in Fuzz/findings/<target>/: fix it, then commit it under
@@ -18,13 +18,15 @@ flags=(-c release --sanitize=fuzzer --sanitize=address
     -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table)
 swift build "${flags[@]}" --product FuzzReferenceFile
 swift build "${flags[@]}" --product FuzzLoss
+swift build "${flags[@]}" --product FuzzNPY
 bin="$(swift build "${flags[@]}" --show-bin-path)"
 
 status=0
-for target in ${FUZZ_TARGETS:-FuzzReferenceFile FuzzLoss}; do
+for target in ${FUZZ_TARGETS:-FuzzReferenceFile FuzzLoss FuzzNPY}; do
     case "$target" in
         FuzzReferenceFile) fixtures="$root/Tests/Fixtures/fuzz/reference-file" ;;
         FuzzLoss) fixtures="$root/Tests/Fixtures/fuzz/loss" ;;
+        FuzzNPY) fixtures="$root/Tests/Fixtures/npy" ;;
     esac
     corpus="corpus/$target"
     findings="findings/$target"

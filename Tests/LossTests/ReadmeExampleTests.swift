@@ -31,4 +31,18 @@ import Testing
         #expect(gradient.shape == [2, 3])
         #expect(value.scalar == 5 && gradients["input"]!.scalars == [-1, 3] && report.passes())
     }
+
+    @Test func readmeLinearCrossEntropyExample() throws {
+        // README linear example begins
+        var rng = SeededGenerator(seed: 0)
+        let hidden = try Tensor<Float>.randomNormal(shape: [8, 16], using: &rng)  // N × D
+        let vocabulary = try Tensor<Float>.randomNormal(shape: [1000, 16], scale: 0.1, using: &rng)  // V × D
+        let tokens = Tensor<Int>([3, 14, 15, 92, 65, -100, 358, 979])  // -100: ignored
+        let head = LinearCrossEntropyLoss<Float>(ignoreIndex: -100, labelSmoothing: 0.1, zLoss: 1e-4)
+        let r = try head.valueAndGradients(input: hidden, weight: vocabulary, targets: tokens)
+        print(r.value, r.inputGradient.shape, r.weightGradient.shape)  // loss, [8, 16], [1000, 16]
+        // README linear example ends
+        #expect(r.inputGradient.shape == [8, 16] && r.weightGradient.shape == [1000, 16])
+        #expect(r.value.scalar!.isFinite && r.value.scalar! > 0)
+    }
 }
