@@ -40,6 +40,12 @@ typedef struct {
     double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
 } lk_vtable;
 
+// Round to nearest (ties to even) for |v| < 2^22: one instruction where SSE4.1's
+// roundps exists; on baseline x86-64 (SSE2), adding and subtracting 1.5 * 2^23 does
+// the same with two, where the builtin would call libm lane by lane.
+#define LK_ROUND(v) __builtin_elementwise_roundeven(v)
+#define LK_ROUND_SSE2(v) (((v) + 12582912.0f) - 12582912.0f)
+
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
 #define ISA avx512
@@ -54,6 +60,10 @@ typedef struct {
 #pragma clang attribute pop
 #endif
 
+#if defined(__x86_64__) && !defined(__SSE4_1__)
+#undef LK_ROUND
+#define LK_ROUND(v) LK_ROUND_SSE2(v)
+#endif
 #define ISA base
 #include "vector_kernels.inc"
 #undef ISA
