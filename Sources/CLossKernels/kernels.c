@@ -201,12 +201,16 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
     return lk_pointwise(&j, threads);
 }
 
-// Outputs of at least this many bytes (twice this L3) are streamed past the caches
-// (Float vector path; smaller ones gain more from staying in the last-level cache):
-// decided from the whole call, so the choice (which changes no value) is the same for
-// every thread count.
+// Outputs larger than the caches are streamed past them with non-temporal stores
+// (Float vector path): no read-for-ownership, no eviction later. With one thread the
+// kernels are compute-bound and an output that fits the last-level cache (32 MiB here)
+// is better left there, so only outputs of 64 MiB or more stream; with several threads
+// memory bandwidth is the limit and outputs of 8 MiB or more stream. The choice changes
+// no value (the same arithmetic either way), so results stay identical across threads.
 #define LK_STREAM_BYTES (64 << 20)
-#define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
+#define LK_STREAM_BYTES_THREADED (8 << 20)
+#define LK_STREAMS(elements, threads) \
+    ((elements) * (ptrdiff_t)sizeof(T) >= ((threads) > 1 ? LK_STREAM_BYTES_THREADED : LK_STREAM_BYTES) ? 1 : 0)
 
 #define T float
 #define S f32

@@ -186,4 +186,24 @@ import _TestSupport
         }
         #expect(loss == lossHalves && grad == gradHalves)
     }
+
+    /// With several threads, softmax outputs of 8 MiB or more stream: same bits as one thread.
+    @Test func threadedStreamingGivesTheSameBits() throws {
+        let layout = AxisLayout(outer: 2100, length: 1000)  // 8.4 MB
+        let x = (0..<layout.count).map { Float(($0 &* 40_503) % 3001) / 300 - 5 }
+        for log in [false, true] {
+            var outputs: [[Float]] = []
+            for threads in [1, 2, 3] {
+                var y = [Float](repeating: 0, count: x.count)
+                try x.withUnsafeBufferPointer { xb in
+                    try y.withUnsafeMutableBufferPointer {
+                        if log { try logSoftmax(xb, layout: layout, into: $0, threads: threads) }
+                        else { try softmax(xb, layout: layout, into: $0, threads: threads) }
+                    }
+                }
+                outputs.append(y)
+            }
+            #expect(outputs[1] == outputs[0] && outputs[2] == outputs[0], "log=\(log)")
+        }
+    }
 }
