@@ -41,14 +41,18 @@ public struct AxisLayout: Sendable, Equatable, CustomStringConvertible {
     /// calls this before it looks at a buffer, so a layout built by hand with a
     /// negative or huge field is an error, never a trap or an out-of-bounds access.
     public func validate() throws {
-        let bad = LossError.shapeMismatch(
-            argument: "layout", expected: "non-negative outer, length and inner whose product fits an Int",
-            actual: description)
-        guard outer >= 0, length >= 0, inner >= 0 else { throw bad }
+        // The error (and its message) is built only on failure: kernels call this on
+        // every call and allocate nothing on success.
+        func bad() -> LossError {
+            .shapeMismatch(
+                argument: "layout", expected: "non-negative outer, length and inner whose product fits an Int",
+                actual: description)
+        }
+        guard outer >= 0, length >= 0, inner >= 0 else { throw bad() }
         let (block, o1) = length.multipliedReportingOverflow(by: inner)
         let (all, o2) = outer.multipliedReportingOverflow(by: block)
         let (rows, o3) = outer.multipliedReportingOverflow(by: inner)
-        guard !o1, !o2, !o3, all >= 0, rows >= 0 else { throw bad }
+        guard !o1, !o2, !o3, all >= 0, rows >= 0 else { throw bad() }
     }
 
     /// Number of elements: `outer * length * inner`.
