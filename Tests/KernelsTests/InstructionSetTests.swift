@@ -126,6 +126,9 @@ import _TestSupport
     }
 
     @Test func pointwiseSumDoesNotDependOnThreadCount() throws {
+        // Float results compared bit for bit: hold the instruction set steady (see TestSupport).
+        TestSupport.instructionSetLock.lock()
+        defer { TestSupport.instructionSetLock.unlock() }
         let n = 1 << 20
         let x = TestSupport.normal([n], seed: 97).scalars.map { Float($0) }, y = TestSupport.normal([n], seed: 98).scalars.map { Float($0) }
         let sums = try [1, 2, 3, 8].map { threads in
@@ -142,6 +145,9 @@ import _TestSupport
 /// two halves, each below the threshold).
 @Suite struct StreamingOutputTests {
     @Test func streamedOutputsEqualTheCachedPath() throws {
+        // Float results compared bit for bit: hold the instruction set steady (see TestSupport).
+        TestSupport.instructionSetLock.lock()
+        defer { TestSupport.instructionSetLock.unlock() }
         let rows = 16_400, classes = 1024  // 67.2 MB of Float output
         let layout = AxisLayout(outer: rows, length: classes), half = AxisLayout(outer: rows / 2, length: classes)
         let x = (0..<rows * classes).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
@@ -160,7 +166,8 @@ import _TestSupport
                     }
                 }
             }
-            #expect(whole == halves, "log=\(log)")
+            let same = whole == halves  // a failing #expect on 16M elements would diff them for minutes
+            #expect(same, "log=\(log)")
         }
         var loss = [Float](repeating: 0, count: rows), grad = [Float](repeating: 0, count: x.count)
         var lossHalves = loss, gradHalves = grad
@@ -184,11 +191,15 @@ import _TestSupport
                 }
             }
         }
-        #expect(loss == lossHalves && grad == gradHalves)
+        let same = loss == lossHalves && grad == gradHalves
+        #expect(same)
     }
 
     /// With several threads, softmax outputs of 8 MiB or more stream: same bits as one thread.
     @Test func threadedStreamingGivesTheSameBits() throws {
+        // Float results compared bit for bit: hold the instruction set steady (see TestSupport).
+        TestSupport.instructionSetLock.lock()
+        defer { TestSupport.instructionSetLock.unlock() }
         let layout = AxisLayout(outer: 2100, length: 1000)  // 8.4 MB
         let x = (0..<layout.count).map { Float(($0 &* 40_503) % 3001) / 300 - 5 }
         for log in [false, true] {
@@ -203,7 +214,8 @@ import _TestSupport
                 }
                 outputs.append(y)
             }
-            #expect(outputs[1] == outputs[0] && outputs[2] == outputs[0], "log=\(log)")
+            let same = outputs[1] == outputs[0] && outputs[2] == outputs[0]
+            #expect(same, "log=\(log)")
         }
     }
 }
