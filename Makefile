@@ -38,7 +38,7 @@ bench: deps
 compare: deps
 	$(SWIFT) build -c release --product losskit
 	python3 -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: pip install torch"; exit 1; }
-	python3 Benchmarks/compare_pytorch.py --losskit .build/release/losskit
+	python3 Benchmarks/compare_pytorch.py --losskit .build/release/losskit $(COMPARE_ARGS)
 
 # The whole test suite under AddressSanitizer, then ThreadSanitizer, each in its own
 # scratch directory (the CLI tests run the sanitized losskit built next to them).

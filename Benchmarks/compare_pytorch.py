@@ -21,6 +21,10 @@ CASES = [
     ("mse", "4194304"), ("l1", "4194304"), ("bce-with-logits", "4194304"),
     ("linear-cross-entropy", "1024x512x32000"),
 ]
+# Shapes beyond the issue's: short rows (where per-row work dominates), long rows, tiny and huge vectors.
+EXTRA = [(op, shape) for op in ("cross-entropy", "softmax", "log-softmax", "logsumexp")
+         for shape in ("100000x2", "8192x10", "65536x16", "40960x100", "16384x256", "512x50257")] + [
+    (op, shape) for op in ("mse", "l1", "bce-with-logits") for shape in ("4096", "33554432")]
 QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
 
 
@@ -96,10 +100,11 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true", help="three cases only")
     ap.add_argument("--ops", help="comma-separated operations to run (default: all)")
+    ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the issue's")
     a = ap.parse_args()
-    cases = QUICK if a.quick else CASES
+    cases = QUICK if a.quick else EXTRA if a.extra else CASES
     if a.ops:
-        cases = [c for c in CASES if c[0] in a.ops.split(",")]
+        cases = [c for c in cases if c[0] in a.ops.split(",")]
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
