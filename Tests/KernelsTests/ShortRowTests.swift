@@ -11,21 +11,11 @@ import _TestSupport
     /// Lengths on both sides of each path boundary (16 and 256).
     static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 100, 255, 256, 300]
 
-    static var supported: [InstructionSet] {
-        TestSupport.holdingInstructionSet {
-            let original = InstructionSet.active
-            defer { InstructionSet.select(original) }
-            return InstructionSet.allCases.filter { InstructionSet.select($0) }
-        }
-    }
+    /// The instruction sets this CPU has, and running on one of them: InstructionSetTests' helpers.
+    static var supported: [InstructionSet] { InstructionSetTests.supported }
 
     func withSet<R>(_ set: InstructionSet, _ body: () throws -> R) rethrows -> R {
-        try TestSupport.holdingInstructionSet {
-            let original = InstructionSet.active
-            defer { InstructionSet.select(original) }
-            #expect(InstructionSet.select(set))
-            return try body()
-        }
+        try InstructionSetTests().withSet(set, body)
     }
 
     /// More rows than one block of the short-row path holds (1024 elements), and not a multiple of 16.
