@@ -31,6 +31,17 @@ typedef int lk_vi __attribute__((ext_vector_type(16)));
 typedef double lk_vd __attribute__((ext_vector_type(16)));
 typedef long lk_vl __attribute__((ext_vector_type(16)));
 typedef float lk_vf8 __attribute__((ext_vector_type(8)));
+typedef int lk_vi8 __attribute__((ext_vector_type(8)));
+
+// Cross-entropy (class indices) options shared by a call's rows, and one row's
+// gradient coefficients (see ce_row_coefficients in vector_kernels.inc).
+typedef struct {
+    const float *weight;
+    double eps, eps_c, weight_sum;
+} lk_ce_options;
+typedef struct {
+    float a, b, target;
+} lk_ce_coefficients;
 
 typedef struct {
     void (*softmax_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
@@ -218,7 +229,7 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 // 40960x100 log-softmax at 2 threads: 1.45 vs 1.06 ms). The choice changes no
 // value (the same arithmetic either way), so results stay identical across threads.
 #define LK_STREAM_BYTES (64 << 20)
-#define LK_STREAMS(elements, threads) ((void)(threads), (elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
+#define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
 
 #define T float
 #define S f32
