@@ -47,12 +47,12 @@ sanitize: sanitize-address sanitize-thread
 
 sanitize-address: deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
+	SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
 		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
 
 sanitize-thread: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/Sanitizers/tsan.supp \
+	SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/Sanitizers/tsan.supp \
 		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 60) from its corpus
