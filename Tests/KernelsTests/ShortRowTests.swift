@@ -9,7 +9,7 @@ import _TestSupport
 /// in a partial block or group, with non-finite rows, and for thread invariance.
 @Suite(.serialized) struct ShortRowTests {
     /// Lengths on both sides of each path boundary (16 and 256).
-    static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 100, 255, 256, 300]
+    static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 48, 64, 79, 80, 100, 112, 128, 144, 160, 176, 200, 208, 224, 240, 255, 256, 300]
 
     /// The instruction sets this CPU has, and running on one of them: InstructionSetTests' helpers.
     static var supported: [InstructionSet] { InstructionSetTests.supported }
