@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// `losskit bench` is a contract other tooling (`make compare`) depends on: its JSON object,
+/// and exit status 2 with a message for bad arguments.
+@Suite struct BenchCommandTests {
+    @Test func jsonReportHasTheContractFields() throws {
+        for op in ["cross-entropy", "softmax", "log-softmax", "logsumexp", "mse", "bce-with-logits"] {
+            let shape = op == "mse" || op == "bce-with-logits" ? "1000" : "8x10"
+            let r = try runLossKit(["bench", op, "--shape", shape, "--repeat", "3", "--threads", "2", "--offset", "5", "--json"])
+            #expect(r.status == 0, "\(op): \(r.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(object?["op"] as? String == op)
+            #expect(object?["threads"] as? Int == 2)
+            #expect(object?["runs"] as? Int == 3)
+            #expect(object?["shape"] as? String == shape)
+            let median = object?["median_ns"] as? Double ?? (object?["median_ns"] as? Int).map(Double.init)
+            let minimum = object?["min_ns"] as? Double ?? (object?["min_ns"] as? Int).map(Double.init)
+            #expect(median != nil && minimum != nil && minimum! > 0 && minimum! <= median!, "\(op): \(r.stdout)")
+            #expect(object?["peak_rss_bytes"] != nil)
+        }
+    }
+
+    @Test func badArgumentsExitWithStatusTwoAndAMessage() throws {
+        let cases: [([String], String)] = [
+            (["softmax", "--shape", "0x3"], "--shape"),
+            (["softmax", "--shape", "4xabc"], "--shape"),
+            (["softmax", "--shape", "4x4", "--threads", "0"], "--threads"),
+            (["softmax", "--shape", "4x4", "--repeat", "0"], "--repeat"),
+            (["softmax", "--shape", "4x4", "--offset", "16"], "--offset"),
+            (["softmax", "--shape", "4x4", "--offset", "-1"], "offset"),
+            (["no-such-op", "--shape", "4x4"], "no-such-op"),
+            (["linear-cross-entropy", "--shape", "4x4"], "NxDxV"),
+        ]
+        for (arguments, message) in cases {
+            let r = try runLossKit(["bench"] + arguments)
+            #expect(r.status == 2 && r.stderr.contains(message), "\(arguments): status \(r.status), \(r.stderr)")
+        }
+    }
+}
