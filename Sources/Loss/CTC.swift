@@ -3,7 +3,8 @@
 /// Inputs (PyTorch's names):
 /// - `log_probs` `(T, N, C)`: log-probabilities over `C` classes (blank included)
 ///   for `T` time steps of `N` sequences, normally a `log_softmax` output;
-/// - `targets` `(N, S)`: label sequences padded to `S` (integers);
+/// - `targets` `(N, S)`: label sequences padded to `S` (integers), or `(Σ target_lengths)`:
+///   the sequences concatenated, as PyTorch also accepts;
 /// - `input_lengths` `(N)`: the time steps used per sequence, each in `[0, T]`;
 /// - `target_lengths` `(N)`: the labels used per sequence, each in `[0, S]`.
 ///
@@ -36,8 +37,8 @@
 /// or a label (within the target length) outside `[0, C)` or equal to the blank,
 /// is ``LossError/indexOutOfRange(argument:position:index:validRange:)``; wrong
 /// shapes are ``LossError/shapeMismatch(argument:expected:actual:)``.
-/// LossKit takes padded `(N, S)` targets and batched inputs only (not PyTorch's
-/// concatenated 1-d targets or unbatched `(T, C)` input).
+/// LossKit takes batched inputs only (not PyTorch's unbatched `(T, C)` input).
+/// Concatenated targets must hold exactly `Σ target_lengths` labels, as in PyTorch.
 public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
     public var blank: Int
     public var zeroInfinity: Bool
@@ -53,7 +54,8 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         [.values("log_probs"), .indices("targets"), .indices("input_lengths"), .indices("target_lengths")]
     }
 
-    /// The loss of `logProbabilities` `(T, N, C)` against padded `targets` `(N, S)`.
+    /// The loss of `logProbabilities` `(T, N, C)` against padded `targets` `(N, S)` or
+    /// concatenated `targets` `(Σ targetLengths)`.
     public func callAsFunction(
         logProbabilities: Tensor<Scalar>, targets: Tensor<Int>, inputLengths: Tensor<Int>, targetLengths: Tensor<Int>
     ) throws -> Tensor<Scalar> {
@@ -78,7 +80,9 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         var targets: Tensor<Int>
         var inputLengths: Tensor<Int>
         var targetLengths: Tensor<Int>
-        var steps: Int, batch: Int, classes: Int, padded: Int
+        /// Where each sequence's labels start in `targets`' flat storage.
+        var offsets: [Int]
+        var steps: Int, batch: Int, classes: Int
     }
 
     /// Checks shapes, lengths, labels and the blank.
@@ -94,11 +98,12 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         guard blank >= 0 && blank < c else {
             throw LossError.invalidOption(name: "blank", value: "\(blank)", expected: "a class index in [0, \(c))")
         }
-        guard targets.rank == 2 && targets.shape[0] == n else {
+        let concatenated = targets.rank == 1
+        guard concatenated || (targets.rank == 2 && targets.shape[0] == n) else {
             throw LossError.shapeMismatch(
-                argument: "targets", expected: "(N, S) with N = \(n) (padded targets)", actual: describeShape(targets.shape))
+                argument: "targets", expected: "(N, S) with N = \(n) (padded targets), or (sum of target_lengths) (concatenated)",
+                actual: describeShape(targets.shape))
         }
-        let s = targets.shape[1]
         guard inputLengths.shape == [n] else {
             throw LossError.shapeMismatch(argument: "input_lengths", expected: describeShape([n]), actual: describeShape(inputLengths.shape))
         }
@@ -111,23 +116,41 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
                 throw LossError.indexOutOfRange(argument: "input_lengths", position: i, index: length, validRange: "[0, \(t)]")
             }
         }
+        // Padded: sequence i starts at i * S and holds at most S labels. Concatenated: it
+        // starts where the previous one ends, and the lengths add up to the count.
+        let s = concatenated ? Int.max : targets.shape[1]
+        var offsets = [Int](repeating: 0, count: n), next = 0, overflow = false
         for i in 0..<n {
             let length = targetLengths[flat: i]
             guard length >= 0 && length <= s else {
-                throw LossError.indexOutOfRange(argument: "target_lengths", position: i, index: length, validRange: "[0, \(s)]")
+                throw LossError.indexOutOfRange(
+                    argument: "target_lengths", position: i, index: length, validRange: concatenated ? "[0, ∞)" : "[0, \(s)]")
             }
-            for k in 0..<length {
-                let label = targets[flat: i * s + k]
+            offsets[i] = concatenated ? next : i * s
+            if concatenated {
+                let (sum, o) = next.addingReportingOverflow(length)
+                (next, overflow) = (sum, overflow || o)
+            }
+        }
+        if concatenated && (overflow || next != targets.count) {
+            throw LossError.shapeMismatch(
+                argument: "targets",
+                expected: overflow ? "the sum of target_lengths, which overflows" : "[\(next)] (the sum of target_lengths, concatenated)",
+                actual: describeShape(targets.shape))
+        }
+        for i in 0..<n {
+            for k in 0..<targetLengths[flat: i] {
+                let label = targets[flat: offsets[i] + k]
                 guard label >= 0 && label < c && label != blank else {
                     throw LossError.indexOutOfRange(
-                        argument: "targets", position: i * s + k, index: label,
+                        argument: "targets", position: offsets[i] + k, index: label,
                         validRange: "[0, \(c)) without the blank \(blank)")
                 }
             }
         }
         return Problem(
-            logProbs: lp, targets: targets, inputLengths: inputLengths, targetLengths: targetLengths, steps: t, batch: n,
-            classes: c, padded: s)
+            logProbs: lp, targets: targets, inputLengths: inputLengths, targetLengths: targetLengths, offsets: offsets,
+            steps: t, batch: n, classes: c)
     }
 
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
@@ -163,7 +186,7 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         let n = p.batch, c = p.classes
         let width = 2 * labels + 1
         // l'_s: blank at even s, the label (s - 1) / 2 at odd s.
-        let extended = (0..<width).map { s in s % 2 == 0 ? blank : p.targets[flat: i * p.padded + (s - 1) / 2] }
+        let extended = (0..<width).map { s in s % 2 == 0 ? blank : p.targets[flat: p.offsets[i] + (s - 1) / 2] }
         @inline(__always) func lp(_ t: Int, _ k: Int) -> Double { Double(p.logProbs[flat: (t * n + i) * c + k]) }
         /// May s be reached from s - 2 (a label different from the one before the blank)?
         @inline(__always) func skips(_ s: Int) -> Bool { s >= 2 && extended[s] != blank && extended[s] != extended[s - 2] }

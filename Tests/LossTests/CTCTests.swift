@@ -161,6 +161,40 @@ struct LogSoftmaxThenCTC: LossFunction {
         #expect(TestSupport.maxRelativeDifference(s, d) < 1e-5)
     }
 
+    /// PyTorch's other target layout: the sequences' labels concatenated, `(Σ target_lengths)`.
+    /// Same losses and gradients as the padded layout, bit for bit; label errors name the
+    /// position in the concatenated tensor; the count must be the sum exactly.
+    @Test(arguments: Reduction.allCases)
+    func concatenatedTargetsMatchPadded(reduction: Reduction) throws {
+        let padded = inputs(logits: false)
+        var concatenated = padded
+        let rows = try padded.indices("targets").scalars, lengths = try padded.indices("target_lengths").scalars
+        let labels = (0..<Self.batch).flatMap { i in rows[i * Self.padded..<i * Self.padded + lengths[i]] }
+        #expect(labels.count == 9)
+        concatenated["targets"] = .indices(Tensor(labels))
+        let ctc = CTCLoss<Double>(reduction: reduction)
+        #expect(try ctc.forward(concatenated) == ctc.forward(padded))
+        let upstream = reduction == .none ? Tensor([0.5, -1, 2, 1.5]) : Tensor(scalar: 0.7)
+        #expect(try ctc.backward(concatenated, upstream: upstream) == ctc.backward(padded, upstream: upstream))
+
+        var bad = concatenated
+        bad["targets"] = .indices(Tensor([1, 2, 3, 1, 2, 2, 4, 0, 1]))  // the third sequence starts with the blank
+        #expect(throws: LossError.indexOutOfRange(argument: "targets", position: 7, index: 0, validRange: "[0, 5) without the blank 0")) {
+            try ctc.forward(bad)
+        }
+        bad["targets"] = .indices(Tensor(Array(labels.dropLast())))
+        #expect(throws: LossError.shapeMismatch(
+            argument: "targets", expected: "[9] (the sum of target_lengths, concatenated)", actual: "[8]")) {
+            try ctc.forward(bad)
+        }
+        bad = concatenated
+        bad["target_lengths"] = .indices(Tensor([Int.max, Int.max, 3, 0]))
+        #expect(throws: LossError.shapeMismatch(
+            argument: "targets", expected: "the sum of target_lengths, which overflows", actual: "[9]")) {
+            try ctc.forward(bad)
+        }
+    }
+
     @Test func badInputsThrowTypedErrors() {
         func with(_ name: String, _ value: LossInput<Double>) -> LossInputs<Double> {
             var i = inputs(logits: false)
@@ -186,8 +220,14 @@ struct LogSoftmaxThenCTC: LossFunction {
         #expect(throws: LossError.invalidOption(name: "blank", value: "5", expected: "a class index in [0, 5)")) {
             try CTCLoss<Double>(blank: 5).forward(inputs(logits: false))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "targets", expected: "(N, S) with N = 4 (padded targets)", actual: "[12]")) {
+        #expect(throws: LossError.shapeMismatch(
+            argument: "targets", expected: "[9] (the sum of target_lengths, concatenated)", actual: "[12]")) {
             try ctc.forward(with("targets", .indices(Tensor(Array(repeating: 1, count: 12)))))
+        }
+        #expect(throws: LossError.shapeMismatch(
+            argument: "targets", expected: "(N, S) with N = 4 (padded targets), or (sum of target_lengths) (concatenated)",
+            actual: "[3, 4]")) {
+            try ctc.forward(with("targets", .indices(try! Tensor(shape: [3, 4], scalars: Array(repeating: 1, count: 12)))))
         }
         #expect(throws: LossError.shapeMismatch(argument: "target_lengths", expected: "[4]", actual: "[3]")) {
             try ctc.forward(with("target_lengths", .indices(Tensor([1, 1, 1]))))
