@@ -33,6 +33,7 @@ typedef long lk_vl __attribute__((ext_vector_type(16)));
 typedef float lk_vf8 __attribute__((ext_vector_type(8)));
 typedef int lk_vi8 __attribute__((ext_vector_type(8)));
 typedef float lk_vf4 __attribute__((ext_vector_type(4)));
+typedef float lk_vf2 __attribute__((ext_vector_type(2)));
 typedef double lk_vd8 __attribute__((ext_vector_type(8)));
 typedef double lk_vd4 __attribute__((ext_vector_type(4)));
 typedef double lk_vd2 __attribute__((ext_vector_type(2)));
