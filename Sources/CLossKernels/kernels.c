@@ -71,15 +71,19 @@ typedef struct {
 #pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
 #define ISA avx512
 #define LK_HAS_SCALEF 1
+#define LK_GROUP_SPLIT 1
 #include "vector_kernels.inc"
+#undef LK_GROUP_SPLIT
 #undef LK_HAS_SCALEF
 #undef ISA
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define ISA avx2
+#define LK_GROUP_SPLIT 1
 #define LK_HAS_MASKMOV 1
 #include "vector_kernels.inc"
+#undef LK_GROUP_SPLIT
 #undef LK_HAS_MASKMOV
 #undef ISA
 #pragma clang attribute pop
