@@ -28,7 +28,7 @@ import _TestSupport
 
     @Test func softmaxAndCrossEntropyOnEverySet() throws {
         for set in Self.supported {
-            for length in [1, 15, 16, 17, 100, 1000, 8195] {  // 8195: the streaming-store path for long rows
+            for length in [1, 15, 16, 17, 100, 1000, 8195] {  // 8195: log-softmax streams, softmax goes by chunks (LongRowTests)
                 let layout = AxisLayout(outer: 5, length: length)
                 // References see exactly the Float inputs, so only the kernels' own error is measured.
                 let x = TestSupport.normal([layout.count], scale: 4, seed: UInt64(90 + length)).scalars.map { Float($0) }

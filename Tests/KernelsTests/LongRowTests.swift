@@ -1,0 +1,112 @@
+import Kernels
+import Testing
+import _TestSupport
+
+/// Softmax of rows of 2048 or more, which the kernels compute in one read of the row:
+/// chunk by chunk against a running maximum, rescaled at the end (see the Kernels guide).
+/// Checked on every instruction set against Double references, including rows whose
+/// maximum rises in every chunk, rows whose first chunks are all -inf, and non-finite rows.
+@Suite(.serialized) struct LongRowTests {
+    static var supported: [InstructionSet] {
+        TestSupport.holdingInstructionSet {
+            let original = InstructionSet.active
+            defer { InstructionSet.select(original) }
+            return InstructionSet.allCases.filter { InstructionSet.select($0) }
+        }
+    }
+
+    /// Softmax of `x` (rows of `length`) on instruction set `set` with `threads` threads.
+    func softmaxFloat(_ x: [Float], length: Int, set: InstructionSet, threads: Int = 1) throws -> [Float] {
+        try TestSupport.holdingInstructionSet {
+            let original = InstructionSet.active
+            defer { InstructionSet.select(original) }
+            #expect(InstructionSet.select(set))
+            var y = [Float](repeating: -1, count: x.count)
+            try x.withUnsafeBufferPointer { xb in
+                try y.withUnsafeMutableBufferPointer {
+                    try softmax(xb, layout: AxisLayout(outer: x.count / length, length: length), into: $0, threads: threads)
+                }
+            }
+            return y
+        }
+    }
+
+    /// Worst error in units of the tolerance 1e-6·p + 1e-9 (as InstructionSetTests): ≤ 1 passes.
+    func worst(_ y: [Float], _ x: [Float], length: Int) -> Double {
+        let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: x.count / length, length: length), log: false)
+        return zip(y, want).map { abs(Double($0) - $1) / (1e-6 * $1 + 1e-9) }.max()!
+    }
+
+    @Test(arguments: [2048, 3001, 8195, 262_221])  // 262221: over 256 chunks, so longer chunks
+    func randomRowsMatchDoubleReference(length: Int) throws {
+        let rows = length > 10_000 ? 1 : 3
+        let x = TestSupport.normal([rows * length], scale: 4, seed: UInt64(length)).scalars.map { Float($0) }
+        for set in Self.supported {
+            let y = try softmaxFloat(x, length: length, set: set)
+            let w = worst(y, x, length: length)
+            #expect(w <= 1, "\(set) n=\(length) worst \(w)")
+        }
+    }
+
+    @Test func maximumRisingOrFallingAcrossChunks() throws {
+        let n = 5000
+        let rising = (0..<n).map { Float($0) * 0.01 }
+        let falling = rising.reversed().map { $0 }
+        // Chunks far apart: the first chunk's factor exp(m_0 - m) underflows to 0.
+        let jump: [Float] = (0..<n).map { (i: Int) -> Float in
+            i < 1024 ? Float(-200 + Double(i) * 1e-3) : Float(50 + Double(i % 97) * 0.1)
+        }
+        for set in Self.supported {
+            for (name, x) in [("rising", rising), ("falling", falling), ("jump", jump)] {
+                let y = try softmaxFloat(x, length: n, set: set)
+                let w = worst(y, x, length: n)
+                #expect(w <= 1, "\(set) \(name) worst \(w)")
+            }
+        }
+    }
+
+    @Test func leadingMinusInfinityChunksGiveExactZeros() throws {
+        let n = 3000
+        let tail = TestSupport.normal([n - 1500], scale: 3, seed: 5).scalars.map { Float($0) }
+        let x = [Float](repeating: -.infinity, count: 1500) + tail
+        for set in Self.supported {
+            let y = try softmaxFloat(x, length: n, set: set)
+            #expect(y[..<1500].allSatisfy { $0 == 0 }, "\(set)")
+            let w = worst(y, x, length: n)
+            #expect(w <= 1, "\(set) worst \(w)")
+            #expect(abs(y.reduce(0, +) - 1) < 1e-4)
+        }
+    }
+
+    @Test func nonFiniteRowsGiveNaN() throws {
+        let n = 3000
+        let base = TestSupport.normal([n], scale: 3, seed: 6).scalars.map { Float($0) }
+        var lateNaN = base
+        lateNaN[n - 1] = .nan
+        var plusInfinity = base
+        plusInfinity[2500] = .infinity
+        let allMinusInfinity = [Float](repeating: -.infinity, count: n)
+        for set in Self.supported {
+            // Three rows: the finite row between two bad ones must come out right.
+            for (name, bad) in [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", allMinusInfinity)] {
+                let y = try softmaxFloat(bad + base + bad, length: n, set: set)
+                #expect(y[..<n].allSatisfy { $0.isNaN }, "\(set) \(name)")
+                #expect(y[(2 * n)...].allSatisfy { $0.isNaN }, "\(set) \(name)")
+                let w = worst(Array(y[n..<(2 * n)]), base, length: n)
+                #expect(w <= 1, "\(set) \(name): middle row worst \(w)")
+            }
+        }
+    }
+
+    @Test func resultsDoNotDependOnThreadCount() throws {
+        let n = 4096, rows = 64
+        let x = TestSupport.normal([rows * n], scale: 3, seed: 8).scalars.map { Float($0) }
+        for set in Self.supported {
+            let one = try softmaxFloat(x, length: n, set: set, threads: 1)
+            for threads in [2, 3] {
+                let y = try softmaxFloat(x, length: n, set: set, threads: threads)
+                #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) threads=\(threads)")
+            }
+        }
+    }
+}
