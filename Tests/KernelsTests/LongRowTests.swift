@@ -2,10 +2,11 @@ import Kernels
 import Testing
 import _TestSupport
 
-/// Softmax of rows of 2048 or more, which the kernels compute in one read of the row:
-/// chunk by chunk against a running maximum, rescaled at the end (see the Kernels guide).
-/// Checked on every instruction set against Double references, including rows whose
-/// maximum rises in every chunk, rows whose first chunks are all -inf, and non-finite rows.
+/// Softmax and log-softmax of rows of 2048 or more, whose maximum and sum of exponentials
+/// the kernels take in one read of the row: chunk by chunk against a running maximum,
+/// rescaled as it grows (see the Kernels guide). Checked on every instruction set against
+/// Double references, including rows whose maximum rises in every chunk, rows whose first
+/// chunks are all -inf, and non-finite rows.
 @Suite(.serialized) struct LongRowTests {
     static var supported: [InstructionSet] {
         TestSupport.holdingInstructionSet {
@@ -16,7 +17,7 @@ import _TestSupport
     }
 
     /// Softmax of `x` (rows of `length`) on instruction set `set` with `threads` threads.
-    func softmaxFloat(_ x: [Float], length: Int, set: InstructionSet, threads: Int = 1) throws -> [Float] {
+    func softmaxFloat(_ x: [Float], length: Int, set: InstructionSet, threads: Int = 1, log: Bool = false) throws -> [Float] {
         try TestSupport.holdingInstructionSet {
             let original = InstructionSet.active
             defer { InstructionSet.select(original) }
@@ -24,16 +25,23 @@ import _TestSupport
             var y = [Float](repeating: -1, count: x.count)
             try x.withUnsafeBufferPointer { xb in
                 try y.withUnsafeMutableBufferPointer {
-                    try softmax(xb, layout: AxisLayout(outer: x.count / length, length: length), into: $0, threads: threads)
+                    let layout = AxisLayout(outer: x.count / length, length: length)
+                    if log {
+                        try logSoftmax(xb, layout: layout, into: $0, threads: threads)
+                    } else {
+                        try softmax(xb, layout: layout, into: $0, threads: threads)
+                    }
                 }
             }
             return y
         }
     }
 
-    /// Worst error in units of the tolerance 1e-6·p + 1e-9 (as InstructionSetTests): ≤ 1 passes.
-    func worst(_ y: [Float], _ x: [Float], length: Int) -> Double {
-        let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: x.count / length, length: length), log: false)
+    /// Worst error in units of the tolerance (as InstructionSetTests): 1e-6·p + 1e-9 for
+    /// probabilities, 2e-6·max(|log p|, 1) for log-probabilities. ≤ 1 passes.
+    func worst(_ y: [Float], _ x: [Float], length: Int, log: Bool = false) -> Double {
+        let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: x.count / length, length: length), log: log)
+        if log { return zip(y, want).map { abs(Double($0) - $1) / (2e-6 * max(abs($1), 1)) }.max()! }
         return zip(y, want).map { abs(Double($0) - $1) / (1e-6 * $1 + 1e-9) }.max()!
     }
 
@@ -42,9 +50,11 @@ import _TestSupport
         let rows = length > 10_000 ? 1 : 3
         let x = TestSupport.normal([rows * length], scale: 4, seed: UInt64(length)).scalars.map { Float($0) }
         for set in Self.supported {
-            let y = try softmaxFloat(x, length: length, set: set)
-            let w = worst(y, x, length: length)
-            #expect(w <= 1, "\(set) n=\(length) worst \(w)")
+            for log in [false, true] {
+                let y = try softmaxFloat(x, length: length, set: set, log: log)
+                let w = worst(y, x, length: length, log: log)
+                #expect(w <= 1, "\(set) log=\(log) n=\(length) worst \(w)")
+            }
         }
     }
 
@@ -58,9 +68,11 @@ import _TestSupport
         }
         for set in Self.supported {
             for (name, x) in [("rising", rising), ("falling", falling), ("jump", jump)] {
-                let y = try softmaxFloat(x, length: n, set: set)
-                let w = worst(y, x, length: n)
-                #expect(w <= 1, "\(set) \(name) worst \(w)")
+                for log in [false, true] {
+                    let y = try softmaxFloat(x, length: n, set: set, log: log)
+                    let w = worst(y, x, length: n, log: log)
+                    #expect(w <= 1, "\(set) \(name) log=\(log) worst \(w)")
+                }
             }
         }
     }
@@ -75,6 +87,10 @@ import _TestSupport
             let w = worst(y, x, length: n)
             #expect(w <= 1, "\(set) worst \(w)")
             #expect(abs(y.reduce(0, +) - 1) < 1e-4)
+            let ly = try softmaxFloat(x, length: n, set: set, log: true)
+            #expect(ly[..<1500].allSatisfy { $0 == -.infinity }, "\(set) log")
+            let lw = worst(Array(ly[1500...]), Array(x[1500...]), length: n - 1500, log: true)
+            #expect(lw <= 1, "\(set) log worst \(lw)")
         }
     }
 
@@ -89,11 +105,13 @@ import _TestSupport
         for set in Self.supported {
             // Three rows: the finite row between two bad ones must come out right.
             for (name, bad) in [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", allMinusInfinity)] {
-                let y = try softmaxFloat(bad + base + bad, length: n, set: set)
-                #expect(y[..<n].allSatisfy { $0.isNaN }, "\(set) \(name)")
-                #expect(y[(2 * n)...].allSatisfy { $0.isNaN }, "\(set) \(name)")
-                let w = worst(Array(y[n..<(2 * n)]), base, length: n)
-                #expect(w <= 1, "\(set) \(name): middle row worst \(w)")
+                for log in [false, true] {
+                    let y = try softmaxFloat(bad + base + bad, length: n, set: set, log: log)
+                    #expect(y[..<n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log)")
+                    #expect(y[(2 * n)...].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log)")
+                    let w = worst(Array(y[n..<(2 * n)]), base, length: n, log: log)
+                    #expect(w <= 1, "\(set) \(name) log=\(log): middle row worst \(w)")
+                }
             }
         }
     }
@@ -102,10 +120,12 @@ import _TestSupport
         let n = 4096, rows = 64
         let x = TestSupport.normal([rows * n], scale: 3, seed: 8).scalars.map { Float($0) }
         for set in Self.supported {
-            let one = try softmaxFloat(x, length: n, set: set, threads: 1)
-            for threads in [2, 3] {
-                let y = try softmaxFloat(x, length: n, set: set, threads: threads)
-                #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) threads=\(threads)")
+            for log in [false, true] {
+                let one = try softmaxFloat(x, length: n, set: set, threads: 1, log: log)
+                for threads in [2, 3] {
+                    let y = try softmaxFloat(x, length: n, set: set, threads: threads, log: log)
+                    #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) log=\(log) threads=\(threads)")
+                }
             }
         }
     }
