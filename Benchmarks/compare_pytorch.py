@@ -7,6 +7,8 @@ each side's median over its rounds' medians is reported with the ratio
 PyTorch / LossKit (> 1 means LossKit is faster). Needs `pip install torch`.
 
     python3 Benchmarks/compare_pytorch.py [--losskit .build/release/losskit] [--rounds 3] [--quick]
+    python3 Benchmarks/compare_pytorch.py --ops softmax --shapes 2048x2048,512x8192
+    python3 Benchmarks/compare_pytorch.py --ops softmax,log-softmax --sweep   # rows of 16 ... 32768
 """
 import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
 
@@ -26,6 +28,9 @@ EXTRA = [(op, shape) for op in ("cross-entropy", "softmax", "log-softmax", "logs
          for shape in ("100000x2", "8192x10", "65536x16", "40960x100", "16384x256", "512x50257")] + [
     (op, shape) for op in ("mse", "l1", "bce-with-logits") for shape in ("4096", "33554432")]
 QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
+# --sweep: row lengths across every kernel path, about 4M elements each.
+SWEEP_LENGTHS = (16, 24, 48, 100, 128, 160, 200, 256, 320, 512, 768, 1000, 1500, 2048, 3000, 4096, 8192, 32768)
+ROW_OPS = ("cross-entropy", "cross-entropy-forward", "softmax", "log-softmax", "logsumexp")
 
 
 def torch_step(op, dims):
@@ -101,10 +106,22 @@ def main():
     ap.add_argument("--quick", action="store_true", help="three cases only")
     ap.add_argument("--ops", help="comma-separated operations to run (default: all)")
     ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the issue's")
+    ap.add_argument("--shapes", help="comma-separated shapes (e.g. 2048x2048,4194304) for the operations in --ops")
+    ap.add_argument("--sweep", action="store_true",
+                    help="rows of 16 to 32768 columns, ~4M elements each, for the row operations in --ops")
     a = ap.parse_args()
-    cases = QUICK if a.quick else EXTRA if a.extra else CASES
-    if a.ops:
-        cases = [c for c in cases if c[0] in a.ops.split(",")]
+    ops = a.ops.split(",") if a.ops else None
+    if a.shapes or a.sweep:
+        if not ops:
+            ap.error("--shapes and --sweep need --ops")
+        shapes = a.shapes.split(",") if a.shapes else [f"{4194304 // n}x{n}" for n in SWEEP_LENGTHS]
+        if a.sweep and not all(op in ROW_OPS for op in ops):
+            ap.error(f"--sweep takes row operations: {', '.join(ROW_OPS)}")
+        cases = [(op, shape) for op in ops for shape in shapes]
+    else:
+        cases = QUICK if a.quick else EXTRA if a.extra else CASES
+        if ops:
+            cases = [c for c in cases if c[0] in ops]
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:

@@ -9,8 +9,9 @@ import _TestSupport
 /// in a partial block or group, with non-finite rows, and for thread invariance.
 @Suite(.serialized) struct ShortRowTests {
     /// Lengths on both sides of each path boundary (16; 160, 176 and 256, where the group
-    /// path ends for the cross-entropy gradient, softmax and logsumexp; 384).
-    static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 48, 64, 79, 80, 100, 112, 128, 144, 159, 160, 175, 176, 200, 208, 224, 240, 255, 256, 300, 383, 384]
+    /// path ends for the cross-entropy gradient, softmax and logsumexp; 384 and 768, where
+    /// softmax and log-softmax stop taking the next row's max early).
+    static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 48, 64, 79, 80, 100, 112, 128, 144, 159, 160, 175, 176, 200, 208, 224, 240, 255, 256, 300, 383, 384, 767, 768]
 
     /// The instruction sets this CPU has, and running on one of them: InstructionSetTests' helpers.
     static var supported: [InstructionSet] { InstructionSetTests.supported }
