@@ -8,8 +8,8 @@ import _TestSupport
 /// past them, on every instruction set: against Double, with row counts that end
 /// in a partial block or group, with non-finite rows, and for thread invariance.
 @Suite(.serialized) struct ShortRowTests {
-    /// Lengths on both sides of each path boundary (16; 160, 176 and 256, where the group
-    /// path ends for the cross-entropy gradient, softmax and logsumexp; 384 and 768, where
+    /// Lengths on both sides of each path boundary (16; 160 and 256, where the group
+    /// path ends for softmax and the cross-entropy gradient, and for logsumexp; 384 and 768, where
     /// softmax and log-softmax stop taking the next row's max early).
     static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 48, 64, 79, 80, 100, 112, 128, 144, 159, 160, 175, 176, 200, 208, 224, 240, 255, 256, 300, 383, 384, 767, 768]
 
