@@ -8,20 +8,12 @@ import _TestSupport
 /// Double references, including rows whose maximum rises in every chunk, rows whose first
 /// chunks are all -inf, and non-finite rows.
 @Suite(.serialized) struct LongRowTests {
-    static var supported: [InstructionSet] {
-        TestSupport.holdingInstructionSet {
-            let original = InstructionSet.active
-            defer { InstructionSet.select(original) }
-            return InstructionSet.allCases.filter { InstructionSet.select($0) }
-        }
-    }
+    /// The instruction sets this CPU has: InstructionSetTests' helper.
+    static var supported: [InstructionSet] { InstructionSetTests.supported }
 
     /// Softmax of `x` (rows of `length`) on instruction set `set` with `threads` threads.
     func softmaxFloat(_ x: [Float], length: Int, set: InstructionSet, threads: Int = 1, log: Bool = false) throws -> [Float] {
-        try TestSupport.holdingInstructionSet {
-            let original = InstructionSet.active
-            defer { InstructionSet.select(original) }
-            #expect(InstructionSet.select(set))
+        try InstructionSetTests().withSet(set) {
             var y = [Float](repeating: -1, count: x.count)
             try x.withUnsafeBufferPointer { xb in
                 try y.withUnsafeMutableBufferPointer {
