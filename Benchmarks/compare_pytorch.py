@@ -29,7 +29,7 @@ EXTRA = [(op, shape) for op in ("cross-entropy", "softmax", "log-softmax", "logs
     (op, shape) for op in ("mse", "l1", "bce-with-logits") for shape in ("4096", "33554432")]
 QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
 # --sweep: row lengths across every kernel path, about 4M elements each.
-SWEEP_LENGTHS = (16, 24, 48, 100, 128, 160, 200, 256, 320, 512, 768, 1000, 1500, 2048, 3000, 4096, 8192, 32768)
+SWEEP_LENGTHS = (16, 24, 48, 100, 128, 160, 200, 256, 320, 512, 768, 1000, 1500, 2048, 3000, 4096, 6000, 8192, 32768)
 ROW_OPS = ("cross-entropy", "cross-entropy-forward", "softmax", "log-softmax", "logsumexp")
 
 
