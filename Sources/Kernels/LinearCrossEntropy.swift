@@ -138,9 +138,7 @@ public func linearCrossEntropy<T: KernelScalar>(
     guard v > 0 || n == 0 else {
         throw LossError.emptyInput(argument: "weight", reason: "cross-entropy needs at least one class (V > 0)")
     }
-    for (position, t) in targets.enumerated() where t != options.ignoreIndex && (t < 0 || t >= v) {
-        throw LossError.indexOutOfRange(argument: "target", position: position, index: t, validRange: "[0, \(v))")
-    }
+    try checkClassIndices(targets, classes: v, ignoreIndex: options.ignoreIndex)
 
     if let gradients {
         // The first chunk's weight GEMM overwrites (beta = 0); without rows or hidden units it never runs.

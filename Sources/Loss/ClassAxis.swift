@@ -39,12 +39,7 @@ struct ClassAxis {
 
     /// Checks class indices before anything is computed.
     func checkIndices(_ target: Tensor<Int>, ignoreIndex: Int) throws {
-        try target.withUnsafeBufferPointer { t in
-            for (position, index) in t.enumerated() where index != ignoreIndex && (index < 0 || index >= classes) {
-                throw LossError.indexOutOfRange(
-                    argument: "target", position: position, index: index, validRange: "[0, \(classes))")
-            }
-        }
+        try target.withUnsafeBufferPointer { try checkClassIndices($0, classes: classes, ignoreIndex: ignoreIndex) }
     }
 
     /// PyTorch's mean denominator for class-index targets: the sum of the target

@@ -82,6 +82,31 @@ func referenceCrossEntropy(
         #expect(grad.allSatisfy { $0.isFinite })
     }
 
+    /// The class-index check's vectorized sweep: a bad target anywhere in a long batch
+    /// (first, in a vector's middle, last; negative, too large, Int.min and Int.max) is
+    /// found and reported at its position, after an earlier ignore index and with the
+    /// ignore index inside or outside the class range.
+    @Test func classIndexCheckFindsTheFirstBadTarget() throws {
+        let classes = 7
+        for ignoreIndex in [-100, 3, 7] {
+            let good = (0..<1000).map { $0 % classes == 5 ? ignoreIndex : $0 % classes }
+            try good.withUnsafeBufferPointer { try checkClassIndices($0, classes: classes, ignoreIndex: ignoreIndex) }
+            for (position, bad, later) in [
+                (0, -1, false), (13, 7, false), (500, Int.min, false), (998, Int.max, false), (640, -100, false),
+                (641, 8, false), (2, 7, true), (700, -5, true),
+            ] where bad != ignoreIndex {
+                var targets = good
+                targets[position] = bad
+                if later { targets[position + 1] = classes + 1 }  // a later bad target is not the one reported
+                let expected = LossError.indexOutOfRange(
+                    argument: "target", position: position, index: bad, validRange: "[0, \(classes))")
+                #expect(throws: expected) {
+                    try targets.withUnsafeBufferPointer { try checkClassIndices($0, classes: classes, ignoreIndex: ignoreIndex) }
+                }
+            }
+        }
+    }
+
     @Test func invalidTargetLeavesOutputsUntouched() {
         let x: [Float] = [1, 2, 3, 4, 5, 6]
         let t = [0, 3]
