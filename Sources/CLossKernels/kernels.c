@@ -53,7 +53,7 @@ typedef struct {
     void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*sum_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*ce_index_rows)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t, float *,
-                          float *, const float *, float, int);
+                          float *, const float *, float);
     void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
                          float *, const float *, float);
     void (*lce_rows)(float *, const float *, const int64_t *, const float *, int64_t, float, float, float, ptrdiff_t,
@@ -230,9 +230,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
     return lk_pointwise(&j, threads);
 }
 
-// Outputs larger than the caches are streamed past them with non-temporal stores
-// (Float vector path): no read-for-ownership, no eviction later. Outputs of 64 MiB
-// or more stream, at any thread count: below that, the last-level cache (32 MiB
+// Log-softmax outputs larger than the caches are streamed past them with non-temporal
+// stores (Float vector path): no read-for-ownership, no eviction later. Outputs of 64 MiB
+// or more stream, at any thread count (see lk_softmax for rows of 768 or more): below that, the last-level cache (32 MiB
 // here) keeps part of them, and streaming measured slower at 1 and 2 threads
 // (an earlier 8 MiB threshold for several threads lost at 16 MiB outputs,
 // 40960x100 log-softmax at 2 threads: 1.45 vs 1.06 ms). The choice changes no

@@ -122,32 +122,3 @@ void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx) {
     }
     pthread_mutex_unlock(&lk_pool_lock);
 }
-
-// ---- Per-thread row scratch ----
-// Long rows (larger than L1) keep their exponentials in a per-thread buffer that
-// stays in L2, so the final pass neither recomputes them nor reads the output
-// back from memory. The buffer grows to the longest row a thread has seen and is
-// reused by every later call (freed when the thread exits): no allocation per call.
-#include <stdlib.h>
-
-static pthread_key_t lk_scratch_key;
-static pthread_once_t lk_scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local float *lk_scratch_buffer;
-static _Thread_local size_t lk_scratch_capacity;
-
-static void lk_scratch_free(void *p) { free(p); }
-static void lk_scratch_init(void) { pthread_key_create(&lk_scratch_key, lk_scratch_free); }
-
-float *lk_row_scratch(ptrdiff_t n) {
-    if (n <= 0) return NULL;
-    if ((size_t)n <= lk_scratch_capacity) return lk_scratch_buffer;
-    pthread_once(&lk_scratch_once, lk_scratch_init);
-    size_t bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64;
-    float *p = aligned_alloc(64, bytes);
-    if (!p) return NULL;  // callers fall back to recomputing
-    free(lk_scratch_buffer);
-    lk_scratch_buffer = p;
-    lk_scratch_capacity = bytes / sizeof(float);
-    pthread_setspecific(lk_scratch_key, p);
-    return p;
-}

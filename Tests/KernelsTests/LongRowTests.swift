@@ -55,6 +55,23 @@ import _TestSupport
         try expectBothMatch(x, length: length, "n=\(length)")
     }
 
+    /// Log-softmax outputs of 12 MiB or more, in rows of 768 or more, are written with
+    /// non-temporal stores (the only path that streams): the in-place row path below
+    /// 2048 and the one-read path above it, on every instruction set, with rows starting
+    /// at every alignment (1601 is odd).
+    @Test(arguments: [1601, 1_700_000])
+    func streamedLogSoftmaxMatchesDoubleReference(length: Int) throws {
+        let rows = (3_200_000 + length - 1) / length  // >= 12 MiB of Float output
+        let x = (0..<rows * length).map { Float(($0 &* 7919) % 4001) * 0.004 - 8 }  // in [-8, 8]
+        let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: rows, length: length), log: true)
+        for set in Self.supported {
+            let y = try softmaxFloat(x, length: length, set: set, log: true)
+            var worst = 0.0
+            for (a, b) in zip(y, want) { worst = max(worst, abs(Double(a) - b) / (2e-6 * max(abs(b), 1))) }
+            #expect(worst <= 1, "\(set) n=\(length) worst \(worst)")
+        }
+    }
+
     @Test func maximumRisingOrFallingAcrossChunks() throws {
         let n = 5000
         let rising = (0..<n).map { Float($0) * 0.01 }

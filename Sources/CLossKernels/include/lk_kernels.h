@@ -68,9 +68,6 @@ int lk_set_instruction_set(int level);
 // after the workers exist. Parts must be independent.
 typedef void (*lk_task)(void *ctx, long part);
 void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx);
-// A per-thread buffer of at least n floats, 64-byte aligned, reused across calls
-// (grown when a longer row comes, freed at thread exit); NULL if memory is short.
-float *lk_row_scratch(ptrdiff_t n);
 // How many parts `outer` blocks of `block` elements split into for `threads`.
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads);
 int lk_instruction_set(void);
