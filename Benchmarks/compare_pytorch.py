@@ -46,8 +46,8 @@ def torch_step(op, dims):
             w.grad = None
             F.linear_cross_entropy(x, w, t).backward()
         return step
-    if len(dims) == 2:
-        n, c = dims
+    if len(dims) == 2 or op in ROW_OPS:
+        n, c = dims if len(dims) == 2 else (1, dims[0])  # one row, as `losskit bench` reads a count
         x = (3 * torch.randn(n, c, generator=g)).float()
         t = torch.randint(0, c, (n,), generator=g)
     else:

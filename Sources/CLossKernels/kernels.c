@@ -48,6 +48,10 @@ typedef struct {
     float a, b, target;
 } lk_ce_coefficients;
 
+// Softmax and log-softmax rows of this many floats or more are shared by the threads,
+// block by block (split_softmax_row in vector_kernels.inc).
+#define LK_SPLIT_ROW (256 * 1024)
+
 typedef struct {
     void (*softmax_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
     void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
@@ -59,6 +63,7 @@ typedef struct {
     void (*lce_rows)(float *, const float *, const int64_t *, const float *, int64_t, float, float, float, ptrdiff_t,
                      ptrdiff_t, float *, const float *, float, int);
     double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
+    void (*split_softmax_row)(const float *, float *, ptrdiff_t, int, int);
 } lk_vtable;
 
 // Round to nearest (ties to even) for |v| < 2^22: one instruction where SSE4.1's

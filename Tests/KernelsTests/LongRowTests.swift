@@ -137,4 +137,87 @@ import _TestSupport
             }
         }
     }
+
+    // MARK: Rows of 262144 or more: blocks shared by the threads
+
+    /// Cheap deterministic values in [-8, 8] (a debug build makes normal draws of
+    /// millions slow).
+    static func spread(_ count: Int, seed: Int) -> [Float] {
+        (0..<count).map { Float(($0 &* 7919 &+ seed &* 104_729) % 4001) * 0.004 - 8 }
+    }
+
+    /// One block (262144), two uneven blocks (262145), four with an odd length, and
+    /// more than 32 blocks' worth (8.4M: 32 blocks whose chunks are longer than 1024),
+    /// the last on the best instruction set only to keep the run short.
+    @Test(arguments: [262_144, 262_145, 1_000_003, 8_400_017])
+    func splitRowsMatchDoubleReference(length: Int) throws {
+        // A rising trend, so the blocks' maxima differ and their sums must be rescaled.
+        let x = zip(Self.spread(length, seed: length % 1000), 0...).map { $0 + Float(6 * Double($1) / Double(length)) }
+        let sets = length > 2_000_000 ? [Self.supported.last!] : Self.supported
+        for log in [false, true] {
+            let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: 1, length: length), log: log)
+            for set in sets {
+                let y = try softmaxFloat(x, length: length, set: set, threads: 2, log: log)
+                var worst = 0.0
+                for (a, b) in zip(y, want) {
+                    worst = max(worst, log ? abs(Double(a) - b) / (2e-6 * max(abs(b), 1)) : abs(Double(a) - b) / (1e-6 * b + 1e-9))
+                }
+                #expect(worst <= 1, "\(set) n=\(length) log=\(log) worst \(worst)")
+            }
+        }
+    }
+
+    /// A block of -inf between finite ones gives exact zeros (log: -inf) there and the
+    /// right values elsewhere; a NaN or +inf in any one block, or -inf everywhere, gives
+    /// NaN everywhere, the rows around it unharmed.
+    @Test func splitRowsWithNonFiniteBlocks() throws {
+        let n = 600_000  // three blocks of 200000
+        let base = Self.spread(n, seed: 3)
+        var minusBlock = base
+        for i in 200_000..<400_000 { minusBlock[i] = -.infinity }
+        for set in Self.supported {
+            for log in [false, true] {
+                let y = try softmaxFloat(minusBlock, length: n, set: set, threads: 2, log: log)
+                #expect(y[200_000..<400_000].allSatisfy { $0 == (log ? -.infinity : 0) }, "\(set) log=\(log)")
+                let kept = Array(minusBlock[..<200_000] + minusBlock[400_000...])
+                let got = Array(y[..<200_000] + y[400_000...])
+                #expect(worst(got, kept, length: kept.count, log: log) <= 1, "\(set) -inf block log=\(log)")
+            }
+        }
+        var lateNaN = base
+        lateNaN[n - 1] = .nan
+        var plusInfinity = base
+        plusInfinity[250_000] = .infinity
+        let allMinusInfinity = [Float](repeating: -.infinity, count: n)
+        let set = Self.supported.last!
+        for (name, bad) in [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", allMinusInfinity)] {
+            for log in [false, true] {
+                for threads in [1, 4] {  // one thread, and rows shared by the threads (fewer rows than threads)
+                    let y = try softmaxFloat(bad + base + bad, length: n, set: set, threads: threads, log: log)
+                    #expect(y[..<n].allSatisfy { $0.isNaN } && y[(2 * n)...].allSatisfy { $0.isNaN }, "\(name) log=\(log)")
+                    let w = worst(Array(y[n..<(2 * n)]), base, length: n, log: log)
+                    #expect(w <= 1, "\(name) log=\(log) threads=\(threads): middle row worst \(w)")
+                }
+            }
+        }
+    }
+
+    /// The blocks are fixed by the length: 1, 2 and 4 threads give the same bits, for
+    /// one row and for three (rows shared by the threads when there are fewer rows than
+    /// threads, a row per thread otherwise).
+    @Test func splitRowsDoNotDependOnThreadCount() throws {
+        let n = 700_001
+        for rows in [1, 3] {
+            let x = Self.spread(rows * n, seed: rows)
+            for set in Self.supported {
+                for log in [false, true] {
+                    let one = try softmaxFloat(x, length: n, set: set, threads: 1, log: log)
+                    for threads in [2, 4] {
+                        let y = try softmaxFloat(x, length: n, set: set, threads: threads, log: log)
+                        #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) rows=\(rows) log=\(log) threads=\(threads)")
+                    }
+                }
+            }
+        }
+    }
 }
