@@ -23,9 +23,11 @@ CASES = [
     ("mse", "4194304"), ("l1", "4194304"), ("bce-with-logits", "4194304"),
     ("linear-cross-entropy", "1024x512x32000"),
 ]
-# Shapes beyond the issue's: short rows (where per-row work dominates), long rows, tiny and huge vectors.
+# Shapes beyond the issue's: short rows (where per-row work dominates), long rows, tiny and huge vectors,
+# 64 MiB of short rows, and one row of 4M (a count, as `losskit bench` reads it).
 EXTRA = [(op, shape) for op in ("cross-entropy", "softmax", "log-softmax", "logsumexp")
-         for shape in ("100000x2", "8192x10", "65536x16", "40960x100", "16384x256", "512x50257")] + [
+         for shape in ("100000x2", "8192x10", "65536x16", "40960x100", "16384x256", "512x50257",
+                       "1048576x16", "4194304")] + [
     (op, shape) for op in ("mse", "l1", "bce-with-logits") for shape in ("4096", "33554432")]
 QUICK = [("cross-entropy", "4096x1000"), ("softmax", "4096x1000"), ("mse", "4194304")]
 # --sweep: row lengths across every kernel path, about 4M elements each.
