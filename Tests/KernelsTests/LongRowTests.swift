@@ -124,18 +124,24 @@ import _TestSupport
         }
     }
 
-    @Test func resultsDoNotDependOnThreadCount() throws {
-        let n = 4096, rows = 64
-        let x = TestSupport.normal([rows * n], scale: 3, seed: 8).scalars.map { Float($0) }
+    /// Softmax and log-softmax of `x` on every instruction set: the same bits with each of
+    /// `threads` as with one thread.
+    func expectSameBitsAcrossThreads(_ x: [Float], length: Int, threads: [Int], _ label: String) throws {
         for set in Self.supported {
             for log in [false, true] {
-                let one = try softmaxFloat(x, length: n, set: set, threads: 1, log: log)
-                for threads in [2, 3] {
-                    let y = try softmaxFloat(x, length: n, set: set, threads: threads, log: log)
-                    #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) log=\(log) threads=\(threads)")
+                let one = try softmaxFloat(x, length: length, set: set, threads: 1, log: log)
+                for t in threads {
+                    let y = try softmaxFloat(x, length: length, set: set, threads: t, log: log)
+                    #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) \(label) log=\(log) threads=\(t)")
                 }
             }
         }
+    }
+
+    @Test func resultsDoNotDependOnThreadCount() throws {
+        let n = 4096, rows = 64
+        let x = TestSupport.normal([rows * n], scale: 3, seed: 8).scalars.map { Float($0) }
+        try expectSameBitsAcrossThreads(x, length: n, threads: [2, 3], "n=\(n)")
     }
 
     // MARK: Rows of 262144 or more: blocks shared by the threads
@@ -208,16 +214,7 @@ import _TestSupport
     @Test func splitRowsDoNotDependOnThreadCount() throws {
         let n = 700_001
         for rows in [1, 3] {
-            let x = Self.spread(rows * n, seed: rows)
-            for set in Self.supported {
-                for log in [false, true] {
-                    let one = try softmaxFloat(x, length: n, set: set, threads: 1, log: log)
-                    for threads in [2, 4] {
-                        let y = try softmaxFloat(x, length: n, set: set, threads: threads, log: log)
-                        #expect(y.map(\.bitPattern) == one.map(\.bitPattern), "\(set) rows=\(rows) log=\(log) threads=\(threads)")
-                    }
-                }
-            }
+            try expectSameBitsAcrossThreads(Self.spread(rows * n, seed: rows), length: n, threads: [2, 4], "rows=\(rows)")
         }
     }
 }
