@@ -208,6 +208,31 @@ import _TestSupport
         }
     }
 
+    /// Softmax takes its exps again from x, instead of reading back the ones it stored,
+    /// when each thread's share of a split row is 4M elements or more: here at 1 thread
+    /// and not at 2. The values must be the same bits either way, on every instruction set,
+    /// including chunks whose running maximum is -inf (a leading run of -inf) or rises,
+    /// and an output that does not start on a 64-byte boundary (its head goes through a
+    /// partial vector before the non-temporal stores).
+    @Test func softmaxTakenAgainMatchesStoredExps() throws {
+        let n = 4_194_304 + 4_099
+        var x = zip(Self.spread(n, seed: 11), 0...).map { $0 + Float(4 * Double($1) / Double(n)) }
+        for i in 0..<3_000 { x[i] = -.infinity }            // chunks 0-1 of the first block
+        for i in 1_000_000..<1_002_500 { x[i] = -.infinity } // across a chunk boundary mid-row
+        for set in Self.supported {
+            for offset in [0, 3] {
+                let input = Array(x[offset...])
+                let again = try softmaxFloat(input, length: input.count, set: set, threads: 1)
+                let stored = try softmaxFloat(input, length: input.count, set: set, threads: 2)
+                let same = zip(again, stored).allSatisfy { $0.bitPattern == $1.bitPattern }
+                #expect(same, "\(set) offset \(offset)")
+                #expect(again[..<(3_000 - offset)].allSatisfy { $0 == 0 }, "\(set) offset \(offset): leading -inf")
+            }
+        }
+        let y = try softmaxFloat(x, length: n, set: Self.supported.last!, threads: 1)
+        #expect(worst(y, x, length: n) <= 1)
+    }
+
     /// The blocks are fixed by the length: 1, 2 and 4 threads give the same bits, for
     /// one row and for three (rows shared by the threads when there are fewer rows than
     /// threads, a row per thread otherwise).
