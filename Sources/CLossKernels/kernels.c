@@ -237,8 +237,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 
 // Log-softmax outputs larger than the caches are streamed past them with non-temporal
 // stores (Float vector path): no read-for-ownership, no eviction later. Outputs of 64 MiB
-// or more stream, at any thread count (see lk_softmax for rows of 768 or more): below that, the last-level cache (32 MiB
-// here) keeps part of them, and streaming measured slower at 1 and 2 threads
+// or more stream, at any thread count (see lk_softmax for rows of 768 or more): below
+// that, the last-level cache (32 MiB here) keeps part of them, and streaming measured
+// slower at 1 and 2 threads
 // (an earlier 8 MiB threshold for several threads lost at 16 MiB outputs,
 // 40960x100 log-softmax at 2 threads: 1.45 vs 1.06 ms). The choice changes no
 // value (the same arithmetic either way), so results stay identical across threads.
