@@ -244,6 +244,23 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 // 40960x100 log-softmax at 2 threads: 1.45 vs 1.06 ms). The choice changes no
 // value (the same arithmetic either way), so results stay identical across threads.
 #define LK_STREAM_BYTES (64 << 20)
+// Log-softmax rows of LK_STREAM_ROW or more (in floats, larger than the L1 cache) stream
+// from LK_STREAM_ROW_BYTES of output (8 MiB), rows of 768 or more from 12 MiB (see
+// lk_softmax). Until the eighth session the long rows streamed at every size: measured
+// in the sixth session with the A/B harness swapping the two builds' output buffers every
+// round, plain stores lost 7-73% at 1M and 2M elements at 1 thread and up to 40% at 2;
+// kept warm (each build its own buffer) they had won by 7-23%. They win while the
+// output stays in the cache between calls, which is what a caller that reuses its
+// buffers, and the next operation reading the output, get. `losskit bench`, which reuses
+// its buffers as PyTorch's caching allocator does, alternating the two builds 6 times
+// (medians; streamed -> plain): 16x16384 0.088 -> 0.073 ms at 1 thread, 0.058 -> 0.038
+// at 2; 64x16384 0.34 -> 0.30, 0.23 -> 0.18; 100x10000 0.32 -> 0.29, 0.17 -> 0.15;
+// 32x50257 0.57 -> 0.55, 0.38 -> 0.28; 48x32768 (6 MiB) 0.54 -> 0.51, 0.35 -> 0.23;
+// but at 8 MiB (256x8192, 200x10000) plain stores lost 16-36% at 1 thread (5-13% gain
+// at 2), hence 8 MiB. (The A/B harness with swapped buffers, 100x10000 and 32x50257:
+// 0.86x the time at 2 threads, 1.07-1.36x at 1.) No value changes either way.
+#define LK_STREAM_ROW 8192
+#define LK_STREAM_ROW_BYTES (8 << 20)
 #define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
 
 #define T float

@@ -28,7 +28,7 @@ import _TestSupport
 
     @Test func softmaxAndCrossEntropyOnEverySet() throws {
         for set in Self.supported {
-            for length in [1, 15, 16, 17, 100, 1000, 8195] {  // 8195: log-softmax streams, softmax goes by chunks (LongRowTests)
+            for length in [1, 15, 16, 17, 100, 1000, 8195] {  // 8195: both read each row once, by chunks (LongRowTests)
                 let layout = AxisLayout(outer: 5, length: length)
                 // References see exactly the Float inputs, so only the kernels' own error is measured.
                 let x = TestSupport.normal([layout.count], scale: 4, seed: UInt64(90 + length)).scalars.map { Float($0) }
@@ -148,7 +148,9 @@ import _TestSupport
         // Float results compared bit for bit: hold the instruction set steady (see TestSupport).
         TestSupport.instructionSetLock.lock()
         defer { TestSupport.instructionSetLock.unlock() }
-        let rows = 16_400, classes = 1024  // 67.2 MB of Float output
+        // Rows shorter than 768, so that the halves (33.6 MB) stay below every streaming
+        // threshold (rows of 768 or more stream log-softmax from 12 MiB).
+        let rows = 32_800, classes = 512  // 67.2 MB of Float output
         let layout = AxisLayout(outer: rows, length: classes), half = AxisLayout(outer: rows / 2, length: classes)
         let x = (0..<rows * classes).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
         let t = (0..<rows).map { ($0 &* 7919) % classes }
@@ -192,6 +194,30 @@ import _TestSupport
             }
         }
         let same = loss == lossHalves && grad == gradHalves
+        #expect(same)
+    }
+
+    /// Log-softmax rows of 8192 or more stream from 8 MiB of output: the same bits as the
+    /// cached path (the same call in two halves, each below 8 MiB), on rows of odd length so
+    /// that they start at every alignment.
+    @Test func longLogSoftmaxRowsStreamedEqualTheCachedPath() throws {
+        TestSupport.instructionSetLock.lock()
+        defer { TestSupport.instructionSetLock.unlock() }
+        let rows = 288, length = 8195  // 9.4 MB of Float output; halves 4.7 MB
+        let layout = AxisLayout(outer: rows, length: length), half = AxisLayout(outer: rows / 2, length: length)
+        let x = (0..<layout.count).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
+        var whole = [Float](repeating: 0, count: x.count), halves = whole
+        try x.withUnsafeBufferPointer { xb in
+            try whole.withUnsafeMutableBufferPointer { try logSoftmax(xb, layout: layout, into: $0) }
+            try halves.withUnsafeMutableBufferPointer { y in
+                for h in 0..<2 {
+                    try logSoftmax(
+                        UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]), layout: half,
+                        into: UnsafeMutableBufferPointer(rebasing: y[h * half.count..<(h + 1) * half.count]))
+                }
+            }
+        }
+        let same = whole.map(\.bitPattern) == halves.map(\.bitPattern)
         #expect(same)
     }
 

@@ -55,11 +55,11 @@ import _TestSupport
         try expectBothMatch(x, length: length, "n=\(length)")
     }
 
-    /// Log-softmax outputs of 12 MiB or more, in rows of 768 or more, are written with
-    /// non-temporal stores (the only path that streams): the in-place row path below
-    /// 2048 and the one-read path above it, on every instruction set, with rows starting
-    /// at every alignment (1601 is odd).
-    @Test(arguments: [1601, 1_700_000])
+    /// Log-softmax outputs of 12 MiB or more, in rows of 768 or more (8 MiB or more in rows
+    /// of 8192 or more), are written with non-temporal stores (the only path that streams):
+    /// the in-place row path below 2048, the one-read path above it and split rows, on every
+    /// instruction set, with rows starting at every alignment (1601 and 8195 are odd).
+    @Test(arguments: [1601, 8195, 1_700_000])
     func streamedLogSoftmaxMatchesDoubleReference(length: Int) throws {
         let rows = (3_200_000 + length - 1) / length  // >= 12 MiB of Float output
         let x = (0..<rows * length).map { Float(($0 &* 7919) % 4001) * 0.004 - 8 }  // in [-8, 8]
