@@ -102,17 +102,22 @@ import _TestSupport
         }
     }
 
+    /// Rows whose maximum is not finite, made from a finite `base`: a NaN as the last
+    /// element, a +inf at `infinityAt`, and -inf everywhere.
+    static func nonFiniteRows(from base: [Float], infinityAt: Int) -> [(name: String, row: [Float])] {
+        var lateNaN = base
+        lateNaN[base.count - 1] = .nan
+        var plusInfinity = base
+        plusInfinity[infinityAt] = .infinity
+        return [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", [Float](repeating: -.infinity, count: base.count))]
+    }
+
     @Test func nonFiniteRowsGiveNaN() throws {
         let n = 3000
         let base = TestSupport.normal([n], scale: 3, seed: 6).scalars.map { Float($0) }
-        var lateNaN = base
-        lateNaN[n - 1] = .nan
-        var plusInfinity = base
-        plusInfinity[2500] = .infinity
-        let allMinusInfinity = [Float](repeating: -.infinity, count: n)
         for set in Self.supported {
             // Three rows: the finite row between two bad ones must come out right.
-            for (name, bad) in [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", allMinusInfinity)] {
+            for (name, bad) in Self.nonFiniteRows(from: base, infinityAt: 2500) {
                 for log in [false, true] {
                     let y = try softmaxFloat(bad + base + bad, length: n, set: set, log: log)
                     #expect(y[..<n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log)")
