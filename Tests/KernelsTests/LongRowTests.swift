@@ -2,9 +2,9 @@ import Kernels
 import Testing
 import _TestSupport
 
-/// Softmax and log-softmax of rows of 2048 or more, whose maximum and sum of exponentials
-/// the kernels take in one read of the row: chunk by chunk against a running maximum,
-/// rescaled as it grows (see the Kernels guide). Checked on every instruction set against
+/// Softmax and log-softmax of rows of 2048 or more (logsumexp of 8192 or more), whose
+/// maximum and sum of exponentials the kernels take in one read of the row: chunk by chunk
+/// against a running maximum, rescaled as it grows (see the Kernels guide). Checked on every instruction set against
 /// Double references, including rows whose maximum rises in every chunk, rows whose first
 /// chunks are all -inf, and non-finite rows.
 @Suite(.serialized) struct LongRowTests {
@@ -70,6 +70,46 @@ import _TestSupport
             for (a, b) in zip(y, want) { worst = max(worst, abs(Double(a) - b) / (2e-6 * max(abs(b), 1))) }
             #expect(worst <= 1, "\(set) n=\(length) worst \(worst)")
         }
+    }
+
+    /// Logsumexp rows of 8192 or more take their maximum and sum in the same one read:
+    /// random rows, a maximum that rises in every chunk or jumps after the first, leading
+    /// chunks of -inf, and non-finite rows (NaN, +inf as is, -inf for a row of -inf only),
+    /// on every instruction set against a Double reference (1e-7·|lse| + 5e-7: the Float
+    /// result's own rounding and about 1e-7 of relative error in the sum).
+    @Test(arguments: [8192, 8195, 32000, 262_221])
+    func logSumExpMatchesDoubleReference(length n: Int) throws {
+        let random = TestSupport.normal([n], scale: 4, seed: UInt64(n + 2)).scalars.map { Float($0) }
+        let rising = (0..<n).map { Float($0) * 0.01 }
+        let jump: [Float] = (0..<n).map { (i: Int) -> Float in
+            i < 1024 ? Float(-200 + Double(i) * 1e-3) : Float(50 + Double(i % 97) * 0.1)
+        }
+        let leading = [Float](repeating: -.infinity, count: 3000) + random[3000...]
+        let rows = [random, rising, jump, leading]
+        let x = rows.flatMap { $0 }
+        let want: [Double] = rows.map { row in
+            let m = Double(row.max()!)
+            return m + Double.log(row.reduce(0.0) { $0 + Double.exp(Double($1) - m) })
+        }
+        for set in Self.supported {
+            let out = try InstructionSetTests().withSet(set) { try logSumExpFloat(x, length: n) }
+            for (i, (got, ref)) in zip(out, want).enumerated() {
+                #expect(abs(Double(got) - ref) <= 1e-7 * abs(ref) + 5e-7, "\(set) n=\(n) row \(i): \(got) vs \(ref)")
+            }
+            let bad = Self.nonFiniteRows(from: random, infinityAt: n / 2)
+            let lse = try InstructionSetTests().withSet(set) { try logSumExpFloat(bad.flatMap(\.row), length: n) }
+            #expect(lse[0].isNaN && lse[1] == .infinity && lse[2] == -.infinity, "\(set) n=\(n) \(lse)")
+        }
+    }
+
+    func logSumExpFloat(_ x: [Float], length: Int) throws -> [Float] {
+        var out = [Float](repeating: 0, count: x.count / length)
+        try x.withUnsafeBufferPointer { xb in
+            try out.withUnsafeMutableBufferPointer {
+                try logSumExp(xb, layout: AxisLayout(outer: x.count / length, length: length), into: $0)
+            }
+        }
+        return out
     }
 
     @Test func maximumRisingOrFallingAcrossChunks() throws {
