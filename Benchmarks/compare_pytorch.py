@@ -94,6 +94,20 @@ def time_torch(step, seconds=1.0):
     return statistics.median(times)
 
 
+def host_check():
+    """A 32 MiB copy at 1 thread (median of 30), to show how busy the host's memory is: the
+    VM's timings move by tens of percent with it."""
+    torch.set_num_threads(1)
+    a, b = torch.ones(8 << 20), torch.empty(8 << 20)
+    times = []
+    for _ in range(30):
+        t0 = time.perf_counter_ns()
+        b.copy_(a)
+        times.append(time.perf_counter_ns() - t0)
+    ms = statistics.median(times) / 1e6
+    return f"a 32 MiB copy at 1 thread takes {ms:.2f} ms ({2 * 32 * 1.048576 / ms:.0f} GB/s read+write)"
+
+
 def time_losskit(binary, op, shape, threads):
     out = subprocess.run([binary, "bench", op, "--shape", shape, "--threads", str(threads), "--json"],
                          check=True, capture_output=True, text=True).stdout
@@ -132,6 +146,7 @@ def main():
         pass
     print(f"# LossKit vs PyTorch {torch.__version__}, {datetime.date.today()}, {cpu}, {os.cpu_count()} cores")
     print(f"# medians of {a.rounds} alternating rounds (each round ~1 s per side); ratio = PyTorch / LossKit")
+    print(f"# before: {host_check()}")
     print()
     print("| operation | shape | threads | PyTorch ms | LossKit ms | ratio |")
     print("|---|---|---:|---:|---:|---:|")
@@ -149,6 +164,8 @@ def main():
                 lt.append(time_losskit(a.losskit, op, shape, threads))
             t, l = statistics.median(tt), statistics.median(lt)
             print(f"| {op} | {shape} | {threads} | {t / 1e6:.3f} | {l / 1e6:.3f} | {t / l:.2f}x |", flush=True)
+    print()
+    print(f"# after: {host_check()}")
 
 
 if __name__ == "__main__":
