@@ -102,6 +102,54 @@ import _TestSupport
         }
     }
 
+    /// BCE-with-logits element by element, on every set: values and gradients within a few
+    /// Float roundings of each term (so `log1p(exp(-|x|))` keeps its relative accuracy where
+    /// it is the whole value: `x` large, `y = 1`), NaN in giving NaN out, and `|x|` across
+    /// the whole range up to where `exp(-|x|)` underflows.
+    @Test func logisticValuesAndGradientsPerElementOnEverySet() throws {
+        var x: [Float] = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, .nan, .infinity, -.infinity]
+        for m in [0.01, 0.1, 0.5, 0.9, 1, 1.5, 2, 5, 10, 17, 30, 50, 80, 86.9, 87.5, 90, 95, 100, 103.5, 110, 1e30] {
+            x += [Float(m), Float(-m)]
+        }
+        x += TestSupport.normal([300], scale: 6, seed: 97).scalars.map { Float($0) }
+        x += [2.5]  // a tail of 2 after the vectors of 16
+        let targets: [Float] = [0, 0.3, 1]
+        let xs = targets.flatMap { _ in x }, ys = targets.flatMap { t in [Float](repeating: t, count: x.count) }
+        let n = xs.count
+        for set in Self.supported {
+            var values = [Float](repeating: 0, count: n), g = [Float](repeating: 0, count: n)
+            _ = try withSet(set) {
+                try xs.withUnsafeBufferPointer { xb in
+                    try ys.withUnsafeBufferPointer { yb in
+                        try values.withUnsafeMutableBufferPointer { vb in
+                            try g.withUnsafeMutableBufferPointer {
+                                try pointwiseLoss(.logisticWithLogits, input: xb, target: yb, values: vb, gradient: $0)
+                            }
+                        }
+                    }
+                }
+            }
+            var bad = [String]()
+            for i in 0..<n {
+                let a = Double(xs[i]), b = Double(ys[i]), e = Double.exp(-abs(a))
+                let terms = [(1 - b) * a, max(-a, 0), Double.log1p(e)]
+                let value = terms.reduce(0, +)
+                let sig = a >= 0 ? e / (1 + e) : 1 / (1 + e)
+                let grad = (1 - b) - sig
+                // Below Float's smallest normal, exp(-|x|) may flush to 0 without AVX-512.
+                let valueTol = 4e-7 * terms.map(abs).reduce(0, +) + 1.2e-38
+                let gradTol = 4e-7 * (abs(1 - b) + sig) + 1.2e-38
+                func ok(_ got: Float, _ want: Double, _ tol: Double) -> Bool {
+                    want.isNaN ? got.isNaN : want.isInfinite ? Double(got) == want : abs(Double(got) - want) <= tol
+                }
+                if !ok(values[i], value, valueTol) || !ok(g[i], grad, gradTol) {
+                    bad.append("x \(xs[i]) y \(ys[i]): value \(values[i]) want \(value), grad \(g[i]) want \(grad)")
+                }
+            }
+            #expect(bad.isEmpty, "\(set): \(bad.prefix(5))")
+        }
+    }
+
     /// Gradients of 16 MiB and more take the non-temporal-store path.
     @Test func pointwiseStreamingPathMatchesDouble() throws {
         let n = (1 << 22) + 17
