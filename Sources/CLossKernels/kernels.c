@@ -244,6 +244,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 // 40960x100 log-softmax at 2 threads: 1.45 vs 1.06 ms). The choice changes no
 // value (the same arithmetic either way), so results stay identical across threads.
 #define LK_STREAM_BYTES (64 << 20)
+// Softmax outputs under this stay in the caches between the passes over a row and
+// between calls (see LK_NEXT_MAX_LOG_ROW_CACHED in vector_kernels.inc).
+#define LK_CACHED_BYTES (8 << 20)
 // Log-softmax rows of LK_STREAM_ROW or more (in floats, larger than the L1 cache) stream
 // from LK_STREAM_ROW_BYTES of output (8 MiB), rows of 768 or more from 12 MiB (see
 // lk_softmax). Until the eighth session the long rows streamed at every size: measured
