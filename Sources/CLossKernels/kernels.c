@@ -57,7 +57,7 @@ typedef struct {
     void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*sum_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*ce_index_rows)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t, float *,
-                          float *, const float *, float);
+                          float *, const float *, float, int);
     void (*ce_prob_rows)(const float *, const float *, const float *, float, ptrdiff_t, ptrdiff_t, float *, float *,
                          float *, const float *, float);
     void (*lce_rows)(float *, const float *, const int64_t *, const float *, int64_t, float, float, float, ptrdiff_t,

@@ -124,4 +124,47 @@ func referenceCrossEntropy(
         }
         #expect(loss == [9, 9] && grad.allSatisfy { $0 == 9 })
     }
+
+    /// Rows of 256-16383 whose logits total under 8 MiB take the next row's max during the
+    /// exps sweep; larger calls with a gradient take a max sweep per row (and rows of
+    /// 8192 or more without one, the one read). The same arithmetic: a call of 8.4 MB equals,
+    /// bit for bit, the same call made in two halves, with and without the gradient, for
+    /// rows in every one of these paths and with ignored rows among them.
+    @Test(arguments: [300, 1000, 5000])
+    func cachedAndUncachedCallsGiveTheSameBits(length: Int) throws {
+        TestSupport.instructionSetLock.lock()
+        defer { TestSupport.instructionSetLock.unlock() }
+        let rows = 2 * ((2_100_000 / length + 1) / 2)
+        let layout = AxisLayout(outer: rows, length: length), half = AxisLayout(outer: rows / 2, length: length)
+        let x = (0..<layout.count).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
+        let t = (0..<rows).map { $0 % 7 == 3 ? -100 : ($0 &* 7919) % length }
+        for withGradient in [true, false] {
+            var loss = [Float](repeating: 0, count: rows), grad = [Float](repeating: 0, count: withGradient ? x.count : 0)
+            var lossHalves = loss, gradHalves = grad
+            try x.withUnsafeBufferPointer { xb in
+                try t.withUnsafeBufferPointer { tb in
+                    try loss.withUnsafeMutableBufferPointer { l in
+                        try grad.withUnsafeMutableBufferPointer { g in
+                            try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: l, gradient: withGradient ? g : nil)
+                        }
+                    }
+                    try lossHalves.withUnsafeMutableBufferPointer { l in
+                        try gradHalves.withUnsafeMutableBufferPointer { g in
+                            for h in 0..<2 {
+                                try softmaxCrossEntropy(
+                                    logits: UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]),
+                                    targets: UnsafeBufferPointer(rebasing: tb[h * half.rows..<(h + 1) * half.rows]), layout: half,
+                                    losses: UnsafeMutableBufferPointer(rebasing: l[h * half.rows..<(h + 1) * half.rows]),
+                                    gradient: withGradient
+                                        ? UnsafeMutableBufferPointer(rebasing: g[h * half.count..<(h + 1) * half.count]) : nil)
+                            }
+                        }
+                    }
+                }
+            }
+            let same = loss.map(\.bitPattern) == lossHalves.map(\.bitPattern) && grad.map(\.bitPattern) == gradHalves.map(\.bitPattern)
+            #expect(same, "n=\(length) gradient=\(withGradient)")
+            #expect(loss.allSatisfy { $0.isFinite } && loss.contains { $0 > 0 })
+        }
+    }
 }
