@@ -219,29 +219,8 @@ import _TestSupport
             let same = whole == halves  // a failing #expect on 16M elements would diff them for minutes
             #expect(same, "log=\(log)")
         }
-        var loss = [Float](repeating: 0, count: rows), grad = [Float](repeating: 0, count: x.count)
-        var lossHalves = loss, gradHalves = grad
-        try x.withUnsafeBufferPointer { xb in
-            try t.withUnsafeBufferPointer { tb in
-                try loss.withUnsafeMutableBufferPointer { l in
-                    try grad.withUnsafeMutableBufferPointer { g in
-                        try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: l, gradient: g)
-                    }
-                }
-                try lossHalves.withUnsafeMutableBufferPointer { l in
-                    try gradHalves.withUnsafeMutableBufferPointer { g in
-                        for h in 0..<2 {
-                            try softmaxCrossEntropy(
-                                logits: UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]),
-                                targets: UnsafeBufferPointer(rebasing: tb[h * half.rows..<(h + 1) * half.rows]), layout: half,
-                                losses: UnsafeMutableBufferPointer(rebasing: l[h * half.rows..<(h + 1) * half.rows]),
-                                gradient: UnsafeMutableBufferPointer(rebasing: g[h * half.count..<(h + 1) * half.count]))
-                        }
-                    }
-                }
-            }
-        }
-        let same = loss == lossHalves && grad == gradHalves
+        let (whole, halves) = try crossEntropyWholeAndHalves(x, t, layout)
+        let same = whole.loss == halves.loss && whole.grad == halves.grad
         #expect(same)
     }
 

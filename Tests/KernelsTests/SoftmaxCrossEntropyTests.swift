@@ -29,6 +29,39 @@ func referenceCrossEntropy(
     return (loss, grad)
 }
 
+/// Float cross-entropy (class indices, `mean`) of `x` in rows of `layout` (`layout.rows` even),
+/// made in one call and again in two calls of half the rows each: the losses and gradients of
+/// both (`withGradient: false` asks for the losses alone; the gradients come back empty).
+func crossEntropyWholeAndHalves(_ x: [Float], _ t: [Int], _ layout: AxisLayout, withGradient: Bool = true) throws
+    -> (whole: (loss: [Float], grad: [Float]), halves: (loss: [Float], grad: [Float]))
+{
+    let half = AxisLayout(outer: layout.rows / 2, length: layout.length)
+    var loss = [Float](repeating: 0, count: layout.rows), grad = [Float](repeating: 0, count: withGradient ? x.count : 0)
+    var lossHalves = loss, gradHalves = grad
+    try x.withUnsafeBufferPointer { xb in
+        try t.withUnsafeBufferPointer { tb in
+            try loss.withUnsafeMutableBufferPointer { l in
+                try grad.withUnsafeMutableBufferPointer { g in
+                    try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: l, gradient: withGradient ? g : nil)
+                }
+            }
+            try lossHalves.withUnsafeMutableBufferPointer { l in
+                try gradHalves.withUnsafeMutableBufferPointer { g in
+                    for h in 0..<2 {
+                        try softmaxCrossEntropy(
+                            logits: UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]),
+                            targets: UnsafeBufferPointer(rebasing: tb[h * half.rows..<(h + 1) * half.rows]), layout: half,
+                            losses: UnsafeMutableBufferPointer(rebasing: l[h * half.rows..<(h + 1) * half.rows]),
+                            gradient: withGradient
+                                ? UnsafeMutableBufferPointer(rebasing: g[h * half.count..<(h + 1) * half.count]) : nil)
+                    }
+                }
+            }
+        }
+    }
+    return ((loss, grad), (lossHalves, gradHalves))
+}
+
 @Suite struct SoftmaxCrossEntropyTests {
     @Test(arguments: [AxisLayout(outer: 9, length: 11), AxisLayout(outer: 3, length: 4, inner: 5)])
     func matchesUnfusedReference(layout: AxisLayout) throws {
@@ -135,36 +168,15 @@ func referenceCrossEntropy(
         TestSupport.instructionSetLock.lock()
         defer { TestSupport.instructionSetLock.unlock() }
         let rows = 2 * ((2_100_000 / length + 1) / 2)
-        let layout = AxisLayout(outer: rows, length: length), half = AxisLayout(outer: rows / 2, length: length)
+        let layout = AxisLayout(outer: rows, length: length)
         let x = (0..<layout.count).map { Float(($0 &* 2_654_435_761) % 2000) / 200 - 5 }
         let t = (0..<rows).map { $0 % 7 == 3 ? -100 : ($0 &* 7919) % length }
         for withGradient in [true, false] {
-            var loss = [Float](repeating: 0, count: rows), grad = [Float](repeating: 0, count: withGradient ? x.count : 0)
-            var lossHalves = loss, gradHalves = grad
-            try x.withUnsafeBufferPointer { xb in
-                try t.withUnsafeBufferPointer { tb in
-                    try loss.withUnsafeMutableBufferPointer { l in
-                        try grad.withUnsafeMutableBufferPointer { g in
-                            try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: l, gradient: withGradient ? g : nil)
-                        }
-                    }
-                    try lossHalves.withUnsafeMutableBufferPointer { l in
-                        try gradHalves.withUnsafeMutableBufferPointer { g in
-                            for h in 0..<2 {
-                                try softmaxCrossEntropy(
-                                    logits: UnsafeBufferPointer(rebasing: xb[h * half.count..<(h + 1) * half.count]),
-                                    targets: UnsafeBufferPointer(rebasing: tb[h * half.rows..<(h + 1) * half.rows]), layout: half,
-                                    losses: UnsafeMutableBufferPointer(rebasing: l[h * half.rows..<(h + 1) * half.rows]),
-                                    gradient: withGradient
-                                        ? UnsafeMutableBufferPointer(rebasing: g[h * half.count..<(h + 1) * half.count]) : nil)
-                            }
-                        }
-                    }
-                }
-            }
-            let same = loss.map(\.bitPattern) == lossHalves.map(\.bitPattern) && grad.map(\.bitPattern) == gradHalves.map(\.bitPattern)
+            let (whole, halves) = try crossEntropyWholeAndHalves(x, t, layout, withGradient: withGradient)
+            let same = whole.loss.map(\.bitPattern) == halves.loss.map(\.bitPattern)
+                && whole.grad.map(\.bitPattern) == halves.grad.map(\.bitPattern)
             #expect(same, "n=\(length) gradient=\(withGradient)")
-            #expect(loss.allSatisfy { $0.isFinite } && loss.contains { $0 > 0 })
+            #expect(whole.loss.allSatisfy { $0.isFinite } && whole.loss.contains { $0 > 0 })
         }
     }
 }
