@@ -265,6 +265,7 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define LK_STREAM_ROW 8192
 #define LK_STREAM_ROW_BYTES (8 << 20)
 #define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
+#define LK_CACHED(elements) ((elements) * (ptrdiff_t)sizeof(T) < LK_CACHED_BYTES ? 1 : 0)
 
 #define T float
 #define S f32
