@@ -102,8 +102,8 @@ long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads) {
     // on 2 threads left one thread with two of them and the other idle for the last third
     // (until the tenth session). `losskit bench`, 2 threads, medians of 8 alternated runs,
     // time against before: 3 -> 4 parts (softmax 1000x100, cross-entropy 100x1000, MSE on
-    // 100000) 0.76-0.78; 7 -> 8 parts (256x1000: softmax 0.93, logsumexp 0.89, log-softmax
-    // 0.89); 200x1000 (6 parts either way) 1.00.
+    // 100000) 0.76-0.78; 7 -> 8 parts (256x1000: logsumexp and log-softmax 0.89, softmax
+    // 0.93-1.02 in two runs, cross-entropy 0.98); 200x1000 (6 parts either way) 1.00.
     ptrdiff_t total = outer * (block > 0 ? block : 1);
     ptrdiff_t by_work = total / 32768 > 0 ? total / 32768 : 1;
     if (by_work < threads && total / 8192 >= threads) by_work = threads;
