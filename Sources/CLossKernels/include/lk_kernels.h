@@ -1,8 +1,8 @@
 // Private C kernels behind the `Kernels` module. No stable API: call them
 // through `Kernels`, which checks sizes and splits work across threads.
 //
-// Every entry point takes `threads`: rows are split into contiguous parts (at
-// least 32768 elements each) run on a persistent pool (see lk_parallel_run);
+// Every entry point takes `threads`: rows are split into contiguous parts (how
+// many: lk_parts_for in pool.c) run on a persistent pool (see lk_parallel_run);
 // results do not depend on the split.
 //
 // Layout of every kernel: a tensor seen as `outer` blocks of `n` entries along
