@@ -90,14 +90,15 @@ static void *lk_worker(void *unused) {
 #define LK_PARTS_PER_THREAD 4
 
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads) {
-    // At least 32768 elements per part (before the rounding below), except that from 8192 per
-    // thread each thread gets one part. Below that, handing work to a thread costs more than
-    // it saves. Until the ninth session the 32768 held throughout, and 16384-65535 elements
-    // stayed on one thread; `losskit bench`, 2 threads, medians of 4 alternated runs, time against that: softmax 24x1000 0.55,
-    // 33x1000 0.67, 64x1000 0.58; log-softmax 0.54, 0.63, 0.57; cross-entropy 24x1000 0.57,
-    // 48x1000 0.64; 96x1000 (2 parts either way) 1.00. From 4096 per thread it was mixed
-    // (softmax 12x1000 0.59, cross-entropy and softmax 64x128 1.06). A worker slow to wake
-    // does not hold the caller back: the caller claims the parts it has not taken yet.
+    // At least 32768 elements per part (before the rounding below), except that from 8192
+    // per thread each thread gets one part. Below that, handing work to a thread costs more
+    // than it saves. Until the ninth session the 32768 held throughout, and 16384-65535
+    // elements stayed on one thread; `losskit bench`, 2 threads, medians of 4 alternated
+    // runs, time against that: softmax 24x1000 0.55, 33x1000 0.67, 64x1000 0.58;
+    // log-softmax 0.54, 0.63, 0.57; cross-entropy 24x1000 0.57, 48x1000 0.64; 96x1000 (2
+    // parts either way) 1.00. From 4096 per thread it was mixed (softmax 12x1000 0.59,
+    // cross-entropy and softmax 64x128 1.06). A worker slow to wake does not hold the
+    // caller back: the caller claims the parts it has not taken yet.
     // When the work sets the count, it is rounded up to a multiple of the threads: 3 parts
     // on 2 threads left one thread with two of them and the other idle for the last third
     // (until the tenth session). `losskit bench`, 2 threads, medians of 8 alternated runs,
