@@ -2,8 +2,9 @@ import Kernels
 import Testing
 import _TestSupport
 
-/// Softmax and log-softmax of rows of 2048 or more (below 8192 only for outputs of 8 MiB or
-/// more; logsumexp of 8192 or more), whose maximum and sum of exponentials the kernels take
+/// Softmax and log-softmax of rows of 2048 or more (softmax below 8192 and log-softmax at any
+/// length only for outputs of 8 MiB or more; logsumexp of 8192 or more), whose maximum and
+/// sum of exponentials the kernels take
 /// in one read of the row: chunk by chunk
 /// against a running maximum, rescaled as it grows (see the Kernels guide). Checked on every instruction set against
 /// Double references, including rows whose maximum rises in every chunk, rows whose first
@@ -42,6 +43,8 @@ import _TestSupport
     /// 2048-8191 take the one read only when the whole output is 8 MiB or more (smaller ones
     /// stay in cache and take max and sum in two sweeps): for those lengths the rows are also
     /// checked repeated to 8.4 MB (below the 12 MiB from which log-softmax would stream).
+    /// Log-softmax rows of 8192 or more take the one read only from 8 MiB, where they also
+    /// stream (streamedLogSoftmaxMatchesDoubleReference).
     func expectBothMatch(_ x: [Float], length: Int, _ label: String) throws {
         for set in Self.supported {
             for log in [false, true] {
