@@ -5,7 +5,8 @@ import _TestSupport
 /// Cross-entropy (class indices) on rows of 16384 classes or more with a gradient (8192 or
 /// more without), whose maximum and sum of exponentials the kernel takes in one read of the
 /// row, chunk by chunk against a running maximum, and whose gradient it then writes chunk
-/// by chunk (see the Kernels guide). Checked on every instruction set against Double references, with label
+/// by chunk (see the Kernels guide). With a gradient it does so only for 8 MiB of logits or
+/// more (in cache it takes three sweeps), so those rows are also checked repeated to 8.4 MB. Checked on every instruction set against Double references, with label
 /// smoothing and class weights, rows whose maximum rises across chunks or jumps so far that
 /// the first chunk's factor underflows, leading chunks of -inf (with the target among
 /// them), non-finite rows, and 1-3 threads.
@@ -17,13 +18,14 @@ import _TestSupport
         var grad: [Float]
     }
 
-    /// Losses and (unless `gradient` is false, when `grad` comes back empty) the gradient.
+    /// Losses and (unless `gradient` is false, when `grad` comes back empty) the gradient,
+    /// into buffers that held `fill` before the call.
     func crossEntropy(
         _ x: [Float], targets: [Int], length: Int, set: InstructionSet, weights: [Float]? = nil,
-        smoothing: Float = 0, threads: Int = 1, gradient: Bool = true
+        smoothing: Float = 0, threads: Int = 1, gradient: Bool = true, fill: Float = -1
     ) throws -> Result {
         let layout = AxisLayout(outer: x.count / length, length: length)
-        var loss = [Float](repeating: -1, count: layout.rows), grad = [Float](repeating: -1, count: gradient ? x.count : 0)
+        var loss = [Float](repeating: fill, count: layout.rows), grad = [Float](repeating: fill, count: gradient ? x.count : 0)
         try InstructionSetTests().withSet(set) {
             try x.withUnsafeBufferPointer { xb in
                 try targets.withUnsafeBufferPointer { tb in
@@ -95,6 +97,30 @@ import _TestSupport
 
     func weights(_ length: Int) -> [Float] { (0..<length).map { Float(0.5 + Double(($0 &* 37) % 151) / 100) } }
 
+    /// `x`'s rows (with their targets) repeated to 8.4 MB of logits, the one-read path with a
+    /// gradient, on every instruction set: within tolerance, and each row's first `zeros`
+    /// gradient entries but its target's exactly 0 (leading -inf chunks, which store no
+    /// exponentials: the buffers start as NaN, so nothing may be left of them).
+    func expectRepeatedMatch(
+        _ x: [Float], targets: [Int], length: Int, smoothing: Double, zeros: Int = 0, _ label: String
+    ) throws {
+        let copies = (2_100_000 + x.count - 1) / x.count
+        let xr = [[Float]](repeating: x, count: copies).flatMap { $0 }
+        let tr = [[Int]](repeating: targets, count: copies).flatMap { $0 }
+        for set in Self.supported {
+            let r = try crossEntropy(xr, targets: tr, length: length, set: set, smoothing: Float(smoothing), fill: .nan)
+            let e = worst(r, xr, targets: tr, length: length, weights: nil, smoothing: smoothing)
+            #expect(e <= 1, "\(set) \(label), \(copies) copies, worst \(e)")
+            if zeros > 0 {
+                let rows = xr.count / length
+                let nonzero = (0..<rows).filter { row in
+                    (0..<zeros).contains { k in k != tr[row] && r.grad[row * length + k] != 0 }
+                }
+                #expect(nonzero.isEmpty, "\(set) \(label): rows \(nonzero.prefix(5)) have nonzero leading entries")
+            }
+        }
+    }
+
     @Test(arguments: [16384, 16387, 32000, 262_221])  // 262221: over 256 chunks, so longer chunks
     func randomRowsMatchDoubleReference(length: Int) throws {
         let rows = length > 100_000 ? 1 : 3
@@ -110,6 +136,7 @@ import _TestSupport
                 }
             }
         }
+        if length == 16387 { try expectRepeatedMatch(x, targets: targets, length: length, smoothing: 0.1, "n=\(length)") }
     }
 
     /// Without a gradient, rows of 8192 or more take their sum in the same one read.
@@ -155,6 +182,7 @@ import _TestSupport
                 #expect(e <= 1, "\(set) smoothing=\(smoothing) worst \(e)")
             }
         }
+        try expectRepeatedMatch(x, targets: targets, length: n, smoothing: 0.2, "rising and jumping")
     }
 
     @Test func leadingMinusInfinityChunks() throws {
@@ -170,6 +198,7 @@ import _TestSupport
             let e = worst(r, x, targets: targets, length: n, weights: nil, smoothing: 0)
             #expect(e <= 1, "\(set) worst \(e)")
         }
+        try expectRepeatedMatch(x, targets: targets, length: n, smoothing: 0, zeros: lead, "leading -inf")
     }
 
     @Test func nonFiniteRowsGiveNaN() throws {
