@@ -5,8 +5,9 @@ import _TestSupport
 /// Cross-entropy (class indices) on rows of 16384 classes or more with a gradient (8192 or
 /// more without), whose maximum and sum of exponentials the kernel takes in one read of the
 /// row, chunk by chunk against a running maximum, and whose gradient it then writes chunk
-/// by chunk (see the Kernels guide). With a gradient it does so only for 8 MiB of logits or
-/// more (in cache it takes three sweeps), so those rows are also checked repeated to 8.4 MB. Checked on every instruction set against Double references, with label
+/// by chunk (see the Kernels guide). It does so only for 8 MiB of logits or more (in cache it
+/// takes three sweeps, two without a gradient), so those rows are also checked repeated to
+/// 8.4 MB. Checked on every instruction set against Double references, with label
 /// smoothing and class weights, rows whose maximum rises across chunks or jumps so far that
 /// the first chunk's factor underflows, leading chunks of -inf (with the target among
 /// them), non-finite rows, and 1-3 threads.
@@ -97,18 +98,20 @@ import _TestSupport
 
     func weights(_ length: Int) -> [Float] { (0..<length).map { Float(0.5 + Double(($0 &* 37) % 151) / 100) } }
 
-    /// `x`'s rows (with their targets) repeated to 8.4 MB of logits, the one-read path with a
-    /// gradient, on every instruction set: within tolerance, and each row's first `zeros`
+    /// `x`'s rows (with their targets) repeated to 8.4 MB of logits, the one-read path (with a
+    /// gradient unless `gradient` is false), on every instruction set: within tolerance, and each row's first `zeros`
     /// gradient entries but its target's exactly 0 (leading -inf chunks, which store no
     /// exponentials: the buffers start as NaN, so nothing may be left of them).
     func expectRepeatedMatch(
-        _ x: [Float], targets: [Int], length: Int, smoothing: Double, zeros: Int = 0, _ label: String
+        _ x: [Float], targets: [Int], length: Int, smoothing: Double, zeros: Int = 0, gradient: Bool = true,
+        _ label: String
     ) throws {
         let copies = (2_100_000 + x.count - 1) / x.count
         let xr = [[Float]](repeating: x, count: copies).flatMap { $0 }
         let tr = [[Int]](repeating: targets, count: copies).flatMap { $0 }
         for set in Self.supported {
-            let r = try crossEntropy(xr, targets: tr, length: length, set: set, smoothing: Float(smoothing), fill: .nan)
+            let r = try crossEntropy(
+                xr, targets: tr, length: length, set: set, smoothing: Float(smoothing), gradient: gradient, fill: .nan)
             let e = worst(r, xr, targets: tr, length: length, weights: nil, smoothing: smoothing)
             #expect(e <= 1, "\(set) \(label), \(copies) copies, worst \(e)")
             if zeros > 0 {
@@ -139,7 +142,8 @@ import _TestSupport
         if length == 16387 { try expectRepeatedMatch(x, targets: targets, length: length, smoothing: 0.1, "n=\(length)") }
     }
 
-    /// Without a gradient, rows of 8192 or more take their sum in the same one read.
+    /// Without a gradient, rows of 8192 or more take their sum in the same one read (out of
+    /// cache: 8 MiB of logits or more, hence the rows repeated to 8.4 MB).
     @Test(arguments: [8192, 8195, 32000, 262_221])
     func forwardOnlyMatchesDoubleReference(length: Int) throws {
         let rows = length > 100_000 ? 1 : 3
@@ -163,6 +167,9 @@ import _TestSupport
                 let e = worst(Result(loss: [r.loss[1]], grad: []), base, targets: [3], length: length, weights: nil, smoothing: 0)
                 #expect(e <= 1, "\(set) \(name): finite row worst \(e)")
             }
+        }
+        if length == 8195 {
+            try expectRepeatedMatch(x, targets: targets, length: length, smoothing: 0.1, gradient: false, "forward n=\(length)")
         }
     }
 
