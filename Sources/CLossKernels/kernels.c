@@ -54,7 +54,7 @@ typedef struct {
 
 typedef struct {
     void (*softmax_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
-    void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
+    void (*logsumexp_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
     void (*sum_rows)(const float *, float *, ptrdiff_t, ptrdiff_t);
     void (*ce_index_rows)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t, float *,
                           float *, const float *, float, int);

@@ -94,11 +94,13 @@ import _TestSupport
         }
     }
 
-    /// Logsumexp rows of 8192 or more take their maximum and sum in the same one read:
-    /// random rows, a maximum that rises in every chunk or jumps after the first, leading
-    /// chunks of -inf, and non-finite rows (NaN, +inf as is, -inf for a row of -inf only),
-    /// on every instruction set against a Double reference (1e-7·|lse| + 5e-7: the Float
-    /// result's own rounding and about 1e-7 of relative error in the sum).
+    /// Logsumexp rows of 8192 or more take their maximum and sum in the same one read when
+    /// the input is 8 MiB or more (smaller inputs stay in cache and take two sweeps; so the
+    /// rows are checked as they are and repeated to 8.4 MB): random rows, a maximum that
+    /// rises in every chunk or jumps after the first, leading chunks of -inf, and non-finite
+    /// rows (NaN, +inf as is, -inf for a row of -inf only), on every instruction set against
+    /// a Double reference (1e-7·|lse| + 5e-7: the Float result's own rounding and about 1e-7
+    /// of relative error in the sum).
     @Test(arguments: [8192, 8195, 32000, 262_221])
     func logSumExpMatchesDoubleReference(length n: Int) throws {
         let random = TestSupport.normal([n], scale: 4, seed: UInt64(n + 2)).scalars.map { Float($0) }
@@ -113,10 +115,20 @@ import _TestSupport
             let m = Double(row.max()!)
             return m + Double.log(row.reduce(0.0) { $0 + Double.exp(Double($1) - m) })
         }
+        let copies = (2_100_000 + x.count - 1) / x.count
+        let repeated = [[Float]](repeating: x, count: copies).flatMap { $0 }
         for set in Self.supported {
             let out = try InstructionSetTests().withSet(set) { try logSumExpFloat(x, length: n) }
             for (i, (got, ref)) in zip(out, want).enumerated() {
                 #expect(abs(Double(got) - ref) <= 1e-7 * abs(ref) + 5e-7, "\(set) n=\(n) row \(i): \(got) vs \(ref)")
+            }
+            if n < 100_000 {
+                let outr = try InstructionSetTests().withSet(set) { try logSumExpFloat(repeated, length: n) }
+                let firstBad = outr.indices.first { i in
+                    let ref = want[i % want.count]
+                    return !(abs(Double(outr[i]) - ref) <= 1e-7 * abs(ref) + 5e-7)
+                }
+                #expect(firstBad == nil, "\(set) n=\(n), \(copies) copies: first failing row")
             }
             let bad = Self.nonFiniteRows(from: random, infinityAt: n / 2)
             let lse = try InstructionSetTests().withSet(set) { try logSumExpFloat(bad.flatMap(\.row), length: n) }
