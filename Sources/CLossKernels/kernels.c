@@ -264,6 +264,25 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 // 0.86x the time at 2 threads, 1.07-1.36x at 1.) No value changes either way.
 #define LK_STREAM_ROW 8192
 #define LK_STREAM_ROW_BYTES (8 << 20)
+// Log-softmax rows of LK_COPY_ROW or more (those that take one read for the max and
+// the sum, see LK_ONLINE_LOG_ROW in vector_kernels.inc; split rows at any size) with
+// outputs of 8 MiB to LK_COPY_BYTES copy x into y during that read, then write
+// y = (y - m) - ls in place from L2, as softmax scales its exps in place: x's read and
+// y's first write run in one sweep, and y, written with plain stores, stays in the
+// last-level cache between calls. The same arithmetic on the same values, so the same
+// bits. Against streaming (or, 8-12 MiB in rows under 8192, reading x twice),
+// `losskit bench log-softmax`, medians of 5 runs alternating the two builds, time at 1 /
+// 2 threads: 1024x2500 0.63 / 0.79, 640x4096 0.63 / 0.71, 256x8192 0.89 / 1.07,
+// 96x50257 0.81 / 0.68, 16x262144 0.82 / 0.60, 3x333333 (4 MiB; split rows read x twice)
+// 0.92 / 0.92, 2000x3000 (23 MiB) 0.97 / 1.00. From 24 MiB it lost or broke even:
+// 1600x4096 1.13 / 1.12, 64x128256 1.12 / 0.97, 2560x4096 1.16 / 1.18, 4096x4096
+// 1.31 / 1.32, 1024x32000 1.03 / 1.11 (but 128x50257 0.87 / 0.91). Copying x in a
+// sweep of its own after each chunk's max (the stores in a burst, not among the exps)
+// measured 1.1-1.5x the time.
+#define LK_COPY_ROW 2048
+#define LK_COPY_BYTES (24 << 20)
+#define LK_COPIES(n, bytes, cached) \
+    ((n) >= LK_COPY_ROW && (bytes) < LK_COPY_BYTES && (!(cached) || (n) >= LK_SPLIT_ROW))
 #define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
 #define LK_CACHED(elements) ((elements) * (ptrdiff_t)sizeof(T) < LK_CACHED_BYTES ? 1 : 0)
 

@@ -49,9 +49,9 @@ import _TestSupport
     /// Softmax and log-softmax of `x` within tolerance on every instruction set. Rows of
     /// 2048-8191 take the one read only when the whole output is 8 MiB or more (smaller ones
     /// stay in cache and take max and sum in two sweeps): for those lengths the rows are also
-    /// checked repeated to 8.4 MB (below the 12 MiB from which log-softmax would stream).
-    /// Log-softmax rows of 8192 or more take the one read only from 8 MiB, where they also
-    /// stream (streamedLogSoftmaxMatchesDoubleReference).
+    /// checked repeated to 8.4 MB, where log-softmax copies x into its output during the one
+    /// read and finishes in place. Log-softmax rows of 8192 or more take the one read only
+    /// from 8 MiB (streamedOrCopiedLogSoftmaxMatchesDoubleReference).
     func expectBothMatch(_ x: [Float], length: Int, _ label: String) throws {
         for set in Self.supported {
             for log in [false, true] {
@@ -83,13 +83,15 @@ import _TestSupport
         try expectBothMatch(x, length: length, "n=\(length)")
     }
 
-    /// Log-softmax outputs of 12 MiB or more, in rows of 768 or more (8 MiB or more in rows
-    /// of 8192 or more), are written with non-temporal stores (the only path that streams):
-    /// the in-place row path below 2048, the one-read path above it and split rows, on every
-    /// instruction set, with rows starting at every alignment (1601 and 8195 are odd).
-    @Test(arguments: [1601, 8195, 1_700_000])
-    func streamedLogSoftmaxMatchesDoubleReference(length: Int) throws {
-        let rows = (3_200_000 + length - 1) / length  // >= 12 MiB of Float output
+    /// Log-softmax outputs of 12 MiB or more in rows of 768-2047 are written with
+    /// non-temporal stores (the only path that streams), and so are those of 24 MiB or more
+    /// in longer rows; under 24 MiB, rows of 2048 or more copy x into the output during
+    /// their one read and finish in place (from 8 MiB, and split rows at any size). Both
+    /// on the one-read path and on split rows, on every instruction set, with rows starting
+    /// at every alignment (1601 and 8195 are odd).
+    @Test(arguments: zip([1601, 8195, 8195, 1_700_000, 1_700_000], [3_200_000, 3_200_000, 6_300_000, 3_400_000, 6_800_000]))
+    func streamedOrCopiedLogSoftmaxMatchesDoubleReference(length: Int, elements: Int) throws {
+        let rows = (elements + length - 1) / length  // 3.2M: 12 MiB of Float output; 6.3M: 24 MiB
         let x = (0..<rows * length).map { Float(($0 &* 7919) % 4001) * 0.004 - 8 }  // in [-8, 8]
         let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: rows, length: length), log: true)
         for set in Self.supported {
@@ -179,11 +181,15 @@ import _TestSupport
             #expect(ly[..<1500].allSatisfy { $0 == -.infinity }, "\(set) log")
             let lw = worst(Array(ly[1500...]), Array(x[1500...]), length: n - 1500, log: true)
             #expect(lw <= 1, "\(set) log worst \(lw)")
-            // Repeated to 8.4 MB, the one-read path: its first chunk, all -inf, wrote no exps.
+            // Repeated to 8.4 MB, the one-read path: its first chunk, all -inf, wrote no exps
+            // (softmax), and log-softmax copied it into y apart from the exps' sweep.
             let copies = 700
             let yr = try softmaxFloat([[Float]](repeating: x, count: copies).flatMap { $0 }, length: n, set: set)
             #expect((0..<copies).allSatisfy { r in yr[r * n..<r * n + 1500].allSatisfy { $0 == 0 } }, "\(set) repeated")
             #expect(zip(yr, (0..<copies).flatMap { _ in y }).allSatisfy { abs($0 - $1) <= 1e-6 * $1 + 1e-9 }, "\(set) repeated")
+            let lyr = try softmaxFloat([[Float]](repeating: x, count: copies).flatMap { $0 }, length: n, set: set, log: true)
+            #expect(zip(lyr, (0..<copies).flatMap { _ in ly }).allSatisfy { $1.isInfinite ? $0 == $1 : abs($0 - $1) <= 2e-6 * max(abs($1), 1) },
+                    "\(set) log repeated")
         }
     }
 
@@ -197,18 +203,28 @@ import _TestSupport
         return [("late NaN", lateNaN), ("+inf", plusInfinity), ("all -inf", [Float](repeating: -.infinity, count: base.count))]
     }
 
-    @Test func nonFiniteRowsGiveNaN() throws {
+    /// As they are (in cache) and repeated to 8.4 MB (the one read; log-softmax copying x
+    /// into its output, which a NaN or +inf stops partway).
+    @Test(arguments: [false, true])
+    func nonFiniteRowsGiveNaN(pastCache: Bool) throws {
         let n = 3000
         let base = TestSupport.normal([n], scale: 3, seed: 6).scalars.map { Float($0) }
+        let layout = AxisLayout(outer: 1, length: n)
+        let want = [false, true].map { referenceSoftmax(base.map(Double.init), layout, log: $0) }
         for set in Self.supported {
             // Three rows: the finite row between two bad ones must come out right.
             for (name, bad) in Self.nonFiniteRows(from: base, infinityAt: 2500) {
                 for log in [false, true] {
-                    let y = try softmaxFloat(bad + base + bad, length: n, set: set, log: log)
-                    #expect(y[..<n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log)")
-                    #expect(y[(2 * n)...].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log)")
-                    let w = worst(Array(y[n..<(2 * n)]), base, length: n, log: log)
-                    #expect(w <= 1, "\(set) \(name) log=\(log): middle row worst \(w)")
+                    let x = pastCache ? Self.repeatedPastCache(bad + base + bad).values : bad + base + bad
+                    let y = try softmaxFloat(x, length: n, set: set, log: log)
+                    for r in stride(from: 0, to: x.count, by: 3 * n) {
+                        #expect(y[r..<r + n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log) at \(r)")
+                        #expect(y[r + 2 * n..<r + 3 * n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log) at \(r)")
+                        let w = zip(y[r + n..<r + 2 * n], want[log ? 1 : 0]).map { a, b in
+                            abs(Double(a) - b) / (log ? 2e-6 * max(abs(b), 1) : 1e-6 * b + 1e-9)
+                        }.max()!
+                        #expect(w <= 1, "\(set) \(name) log=\(log): middle row at \(r) worst \(w)")
+                    }
                 }
             }
         }
