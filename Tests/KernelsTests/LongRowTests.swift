@@ -94,7 +94,10 @@ import _TestSupport
         let rows = (elements + length - 1) / length  // 3.2M: 12 MiB of Float output; 6.3M: 24 MiB
         let x = (0..<rows * length).map { Float(($0 &* 7919) % 4001) * 0.004 - 8 }  // in [-8, 8]
         let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: rows, length: length), log: true)
-        for set in Self.supported {
+        // Streamed split rows on the best instruction set only, to keep the run short: their
+        // output goes through the same row function as the streamed rows of 8195.
+        let sets = length >= 262_144 && elements >= 6_300_000 ? [Self.supported.last!] : Self.supported
+        for set in sets {
             let y = try softmaxFloat(x, length: length, set: set, log: true)
             var worst = 0.0
             for (a, b) in zip(y, want) { worst = max(worst, abs(Double(a) - b) / (2e-6 * max(abs(b), 1))) }
