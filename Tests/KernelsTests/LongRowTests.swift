@@ -31,12 +31,17 @@ import _TestSupport
         }
     }
 
-    /// Worst error in units of the tolerance (as InstructionSetTests): 1e-6·p + 1e-9 for
-    /// probabilities, 2e-6·max(|log p|, 1) for log-probabilities. ≤ 1 passes.
+    /// The error of `a` against the reference `b` in units of the tolerance (as
+    /// InstructionSetTests): 1e-6·p + 1e-9 for probabilities, 2e-6·max(|log p|, 1) for
+    /// log-probabilities. ≤ 1 passes.
+    static func units(_ a: Float, _ b: Double, log: Bool) -> Double {
+        abs(Double(a) - b) / (log ? 2e-6 * max(abs(b), 1) : 1e-6 * b + 1e-9)
+    }
+
+    /// Worst error in units of the tolerance (`units`) against a Double reference.
     func worst(_ y: [Float], _ x: [Float], length: Int, log: Bool = false) -> Double {
         let want = referenceSoftmax(x.map(Double.init), AxisLayout(outer: x.count / length, length: length), log: log)
-        if log { return zip(y, want).map { abs(Double($0) - $1) / (2e-6 * max(abs($1), 1)) }.max()! }
-        return zip(y, want).map { abs(Double($0) - $1) / (1e-6 * $1 + 1e-9) }.max()!
+        return zip(y, want).map { Self.units($0, $1, log: log) }.max()!
     }
 
     /// `x` repeated whole until it holds at least 2.1M floats (8.4 MB, past the 8 MiB under
@@ -67,10 +72,7 @@ import _TestSupport
             for set in Self.supported {
                 let y = try softmaxFloat(repeated, length: length, set: set, log: log)
                 var w = 0.0
-                for (i, a) in y.enumerated() {
-                    let b = want[i % x.count]
-                    w = max(w, abs(Double(a) - b) / (log ? 2e-6 * max(abs(b), 1) : 1e-6 * b + 1e-9))
-                }
+                for (i, a) in y.enumerated() { w = max(w, Self.units(a, want[i % x.count], log: log)) }
                 #expect(w <= 1, "\(set) \(label) log=\(log), \(copies) copies, worst \(w)")
             }
         }
@@ -100,7 +102,7 @@ import _TestSupport
         for set in sets {
             let y = try softmaxFloat(x, length: length, set: set, log: true)
             var worst = 0.0
-            for (a, b) in zip(y, want) { worst = max(worst, abs(Double(a) - b) / (2e-6 * max(abs(b), 1))) }
+            for (a, b) in zip(y, want) { worst = max(worst, Self.units(a, b, log: true)) }
             #expect(worst <= 1, "\(set) n=\(length) worst \(worst)")
         }
     }
@@ -223,9 +225,7 @@ import _TestSupport
                     for r in stride(from: 0, to: x.count, by: 3 * n) {
                         #expect(y[r..<r + n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log) at \(r)")
                         #expect(y[r + 2 * n..<r + 3 * n].allSatisfy { $0.isNaN }, "\(set) \(name) log=\(log) at \(r)")
-                        let w = zip(y[r + n..<r + 2 * n], want[log ? 1 : 0]).map { a, b in
-                            abs(Double(a) - b) / (log ? 2e-6 * max(abs(b), 1) : 1e-6 * b + 1e-9)
-                        }.max()!
+                        let w = zip(y[r + n..<r + 2 * n], want[log ? 1 : 0]).map { Self.units($0, $1, log: log) }.max()!
                         #expect(w <= 1, "\(set) \(name) log=\(log): middle row at \(r) worst \(w)")
                     }
                 }
@@ -274,9 +274,7 @@ import _TestSupport
             for set in sets {
                 let y = try softmaxFloat(x, length: length, set: set, threads: 2, log: log)
                 var worst = 0.0
-                for (a, b) in zip(y, want) {
-                    worst = max(worst, log ? abs(Double(a) - b) / (2e-6 * max(abs(b), 1)) : abs(Double(a) - b) / (1e-6 * b + 1e-9))
-                }
+                for (a, b) in zip(y, want) { worst = max(worst, Self.units(a, b, log: log)) }
                 #expect(worst <= 1, "\(set) n=\(length) log=\(log) worst \(worst)")
             }
         }
