@@ -51,6 +51,10 @@ typedef struct {
 // Softmax and log-softmax rows of this many floats or more are shared by the threads,
 // block by block (split_softmax_row in vector_kernels.inc).
 #define LK_SPLIT_ROW (256 * 1024)
+// Log-softmax rows of this many floats or more with an output in cache take the one read
+// that copies x into y (LK_COPIES below); shorter ones take the next row's max in their
+// exps' sweep (the measurements are in vector_kernels.inc, where it is used).
+#define LK_NEXT_MAX_LOG_ROW_CACHED 8192
 
 typedef struct {
     void (*softmax_rows)(const float *, float *, ptrdiff_t, ptrdiff_t, int);
@@ -265,8 +269,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define LK_STREAM_ROW 8192
 #define LK_STREAM_ROW_BYTES (8 << 20)
 // Log-softmax rows of LK_COPY_ROW or more (those that take one read for the max and
-// the sum, see LK_ONLINE_LOG_ROW in vector_kernels.inc; split rows at any size) with
-// outputs of 8 MiB to LK_COPY_BYTES copy x into y during that read, then write
+// the sum, see LK_ONLINE_LOG_ROW in vector_kernels.inc) with outputs of 8 MiB to
+// LK_COPY_BYTES, and rows of LK_NEXT_MAX_LOG_ROW_CACHED (8192) or more with outputs under
+// LK_COPY_BYTES (in cache too: see there), copy x into y during that read, then write
 // y = (y - m) - ls in place from L2, as softmax scales its exps in place: x's read and
 // y's first write run in one sweep, and y, written with plain stores, stays in the
 // last-level cache between calls. The same arithmetic on the same values, so the same
@@ -282,7 +287,7 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define LK_COPY_ROW 2048
 #define LK_COPY_BYTES (24 << 20)
 #define LK_COPIES(n, bytes, cached) \
-    ((n) >= LK_COPY_ROW && (bytes) < LK_COPY_BYTES && (!(cached) || (n) >= LK_SPLIT_ROW))
+    ((n) >= LK_COPY_ROW && (bytes) < LK_COPY_BYTES && (!(cached) || (n) >= LK_NEXT_MAX_LOG_ROW_CACHED))
 #define LK_STREAMS(elements) ((elements) * (ptrdiff_t)sizeof(T) >= LK_STREAM_BYTES ? 1 : 0)
 #define LK_CACHED(elements) ((elements) * (ptrdiff_t)sizeof(T) < LK_CACHED_BYTES ? 1 : 0)
 

@@ -2,8 +2,8 @@ import Kernels
 import Testing
 import _TestSupport
 
-/// Softmax and log-softmax of rows of 2048 or more (softmax below 8192 and log-softmax at any
-/// length only for outputs of 8 MiB or more; logsumexp of 8192 or more), whose maximum and
+/// Softmax and log-softmax of rows of 2048 or more (below 8192 only for outputs of 8 MiB or
+/// more; logsumexp of 8192 or more only for inputs of 8 MiB or more), whose maximum and
 /// sum of exponentials the kernels take
 /// in one read of the row: chunk by chunk
 /// against a running maximum, rescaled as it grows (see the Kernels guide). Checked on every instruction set against
@@ -55,8 +55,8 @@ import _TestSupport
     /// 2048-8191 take the one read only when the whole output is 8 MiB or more (smaller ones
     /// stay in cache and take max and sum in two sweeps): for those lengths the rows are also
     /// checked repeated to 8.4 MB, where log-softmax copies x into its output during the one
-    /// read and finishes in place. Log-softmax rows of 8192 or more take the one read only
-    /// from 8 MiB (streamedOrCopiedLogSoftmaxMatchesDoubleReference).
+    /// read and finishes in place, as it does for rows of 8192 or more at every size under
+    /// 24 MiB (larger outputs: streamedOrCopiedLogSoftmaxMatchesDoubleReference).
     func expectBothMatch(_ x: [Float], length: Int, _ label: String) throws {
         for set in Self.supported {
             for log in [false, true] {
@@ -88,7 +88,7 @@ import _TestSupport
     /// Log-softmax outputs of 12 MiB or more in rows of 768-2047 are written with
     /// non-temporal stores (the only path that streams), and so are those of 24 MiB or more
     /// in longer rows; under 24 MiB, rows of 2048 or more copy x into the output during
-    /// their one read and finish in place (from 8 MiB, and split rows at any size). Both
+    /// their one read and finish in place (from 8 MiB; rows of 8192 or more at any size). Both
     /// on the one-read path and on split rows, on every instruction set, with rows starting
     /// at every alignment (1601 and 8195 are odd).
     @Test(arguments: zip([1601, 8195, 8195, 1_700_000, 1_700_000], [3_200_000, 3_200_000, 6_300_000, 3_400_000, 6_800_000]))
