@@ -28,6 +28,18 @@ import Testing
         }
     }
 
+    /// Between one and two rows per part (more rows than 4 parts per thread, fewer than 8),
+    /// each row of enough work is a part of its own: 10 rows in 8 parts at 2 threads were
+    /// parts of one and two rows, and a thread could end a row behind the other.
+    @Test func betweenOneAndTwoRowsPerPartEachRowIsAPart() {
+        #expect(lk_parts_for(10, 100_000, 2) == 10)
+        #expect(lk_parts_for(14, 70_000, 2) == 14)
+        #expect(lk_parts_for(20, 100_000, 4) == 20)
+        #expect(lk_parts_for(16, 100_000, 2) == 8)  // two rows in every part
+        #expect(lk_parts_for(10, 1000, 2) == 1)  // 10000 elements: one thread
+        #expect(lk_parts_for(12, 10_000, 2) == 4)  // rows under 32768 elements: parts set by the work
+    }
+
     /// Small inputs stay on one thread, one thread takes one part, and no call has more
     /// parts than rows.
     @Test func smallInputsOneThreadAndFewRows() {
