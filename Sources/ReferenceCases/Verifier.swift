@@ -7,11 +7,28 @@ public enum Precision: String, Sendable, CaseIterable {
 
     /// The comparison rule: `|got - want| <= relative · |want| + absolute · max|want|`
     /// (the max over that tensor's finite values). Float's rule is the one
-    /// `make_cases.py` documents; Double's is `losskit verify --precision double`'s.
+    /// `make_cases.py` documents; Double's is `losskit verify --precision double`'s,
+    /// which for gradients adds ``gradientRoundoff``.
     public var tolerance: (relative: Double, absolute: Double) {
         switch self {
         case .float: return (1e-4, 1e-5)
         case .double: return (1e-9, 1e-10)
+        }
+    }
+
+    /// Double's third term for gradients: `gradientRoundoff · max|output| · max|upstream|`.
+    ///
+    /// A float64 reference gradient that cancels carries rounding errors of the size of
+    /// the terms it is computed from, not of its own size. Softmax's
+    /// `p (dy - Σ dy·p)` with one `p` near 1 is the case met: in the `--seed 20 --hard`
+    /// set (`hard/softmax/2x1000/dim1`) every gradient is below 1.3e-9, and PyTorch's
+    /// entry there is 1.9e-16 (1.5e-7 relative) from the exact value, which
+    /// `1e-10 · max|want|` (1.3e-19) cannot allow. 1e-13 is about 450 units in the last
+    /// place of those terms. Float's rule, `make_cases.py`'s, is unchanged (0).
+    public var gradientRoundoff: Double {
+        switch self {
+        case .float: return 0
+        case .double: return 1e-13
         }
     }
 }
@@ -23,6 +40,9 @@ public struct CaseResult: Sendable {
         case fail
         /// The function or one of its options is not implemented in this release.
         case unsupported
+        /// Every mismatch is one that LossKit's documentation states as a deliberate
+        /// difference from PyTorch (the message says which); nothing else differs.
+        case differs
     }
 
     public var id: String
@@ -39,13 +59,13 @@ public struct CaseResult: Sendable {
 public enum Verifier {
     public static func run(_ c: ReferenceCase, precision: Precision) -> CaseResult {
         switch precision {
-        case .float: return run(c, as: Float.self, tolerance: precision.tolerance)
-        case .double: return run(c, as: Double.self, tolerance: precision.tolerance)
+        case .float: return run(c, as: Float.self, tolerance: precision.tolerance, roundoff: precision.gradientRoundoff)
+        case .double: return run(c, as: Double.self, tolerance: precision.tolerance, roundoff: precision.gradientRoundoff)
         }
     }
 
     static func run<T: KernelScalar>(
-        _ c: ReferenceCase, as _: T.Type, tolerance: (relative: Double, absolute: Double)
+        _ c: ReferenceCase, as _: T.Type, tolerance: (relative: Double, absolute: Double), roundoff: Double
     ) -> CaseResult {
         var result = CaseResult(id: c.id, function: c.function, status: .fail, maxError: nil, message: nil)
         var inputs = LossInputs<T>()
@@ -76,18 +96,29 @@ public enum Verifier {
 
         var worst = 0.0
         var problems: [String] = []
+        var explained: [String] = []
         do {
             let output = try loss.forward(inputs)
-            compare(output, c.output, "output", tolerance, &worst, &problems)
+            compare(output, c.output, "output", (tolerance.relative, tolerance.absolute, 0), &worst, &problems)
             if !c.gradients.isEmpty {
                 let upstream = try c.upstream.tensor(T.self)
                 let gradients = try loss.backward(inputs, upstream: upstream)
+                let termScale = maxFinite(c.output.values) * maxFinite(c.upstream.values)
+                let rules = DeliberateDifference.rules(for: c.function)
                 for name in c.gradients.keys.sorted() {
                     guard let got = gradients[name] else {
                         problems.append("no gradient for \(name)")
                         continue
                     }
-                    compare(got, c.gradients[name]!, "gradient of \(name)", tolerance, &worst, &problems)
+                    var count = 0, why = ""
+                    compare(got, c.gradients[name]!, "gradient of \(name)",
+                            (tolerance.relative, tolerance.absolute, roundoff * termScale), &worst, &problems) { k, g, w in
+                        guard let rule = rules.first(where: { $0.explains(c, name, k, g, w) }) else { return false }
+                        count += 1
+                        why = rule.explanation
+                        return true
+                    }
+                    if count > 0 { explained.append("gradient of \(name): \(count) entries differ by design: \(why)") }
                 }
             }
         } catch {
@@ -95,25 +126,37 @@ public enum Verifier {
             return result
         }
         result.maxError = worst
-        if problems.isEmpty {
-            result.status = .pass
-        } else {
+        if !problems.isEmpty {
             result.message = problems.joined(separator: "; ")
+        } else if !explained.isEmpty {
+            result.status = .differs
+            result.message = explained.joined(separator: "; ")
+        } else {
+            result.status = .pass
         }
         return result
     }
 
-    /// Compares one tensor with the rule of ``Precision/tolerance``; appends the worst mismatch to `problems`.
+    static func maxFinite(_ values: [Double]) -> Double { values.lazy.filter(\.isFinite).map(abs).max() ?? 0 }
+
+    /// Compares one tensor: `|got - want| <= relative · |want| + absolute · max|want| + floor`
+    /// (``Precision/tolerance``, and for gradients in Double ``Precision/gradientRoundoff``'s
+    /// term as `floor`); appends the worst mismatch to `problems`. A mismatch for which
+    /// `explained` (flat index, got, want) returns true is a documented deliberate
+    /// difference: neither a problem nor counted in `worst`.
     static func compare<T: KernelScalar>(
-        _ got: Tensor<T>, _ want: ReferenceTensor, _ what: String, _ tolerance: (relative: Double, absolute: Double),
-        _ worst: inout Double, _ problems: inout [String]
+        _ got: Tensor<T>, _ want: ReferenceTensor, _ what: String,
+        _ tolerance: (relative: Double, absolute: Double, floor: Double),
+        _ worst: inout Double, _ problems: inout [String],
+        explained: (Int, Double, Double) -> Bool = { _, _, _ in false }
     ) {
         guard got.shape == want.shape else {
             problems.append("\(what): shape \(describeShape(got.shape)), expected \(describeShape(want.shape))")
             worst = .infinity
             return
         }
-        let scale = want.values.lazy.filter(\.isFinite).map(abs).max() ?? 0
+        let scale = maxFinite(want.values)
+        let absolute = tolerance.absolute * scale + tolerance.floor
         var failure: (index: Int, got: Double, want: Double, excess: Double)?
         for (k, w) in want.values.enumerated() {
             let g = Double(got[flat: k])
@@ -127,11 +170,12 @@ public enum Verifier {
                 diff = ok ? 0 : .infinity
             } else {
                 diff = abs(g - w)
-                ok = diff <= tolerance.relative * abs(w) + tolerance.absolute * scale
+                ok = diff <= tolerance.relative * abs(w) + absolute
             }
+            if !ok && explained(k, g, w) { continue }
             worst = max(worst, diff)
             if !ok {
-                let excess = diff.isFinite ? diff / (tolerance.relative * abs(w) + tolerance.absolute * scale + .leastNonzeroMagnitude) : .infinity
+                let excess = diff.isFinite ? diff / (tolerance.relative * abs(w) + absolute + .leastNonzeroMagnitude) : .infinity
                 if failure == nil || excess > failure!.excess { failure = (k, g, w, excess) }
             }
         }
