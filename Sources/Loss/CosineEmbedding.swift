@@ -3,7 +3,8 @@
 /// Inputs: `input1`, `input2` of shape `(N, D)` with target `(N)`, or `(D)`
 /// with a 0-d target; target values are `1` (similar) or `-1` (dissimilar).
 /// With PyTorch's regularised cosine (`ε = 1e-12` added to each *squared* norm,
-/// not a clamp of the norms as in `F.cosine_similarity`):
+/// not a clamp of the norms as in `F.cosine_similarity`; PyTorch adds 1e-12 as a
+/// Float, 9.999999960041972e-13, in Double too, and so does LossKit):
 ///
 ///     m1 = |a|² + ε,  m2 = |b|² + ε,  cos = a·b / sqrt(m1 m2)
 ///     loss = 1 - cos                      if y = 1
@@ -11,8 +12,8 @@
 ///
 /// Gradients (the target has none): `∂cos/∂a = b / sqrt(m1 m2) - cos · a / m1`,
 /// `∂cos/∂b = a / sqrt(m1 m2) - cos · b / m2`, times `-1` for `y = 1` and times
-/// `[cos - margin >= 0]` for `y = -1` (at the kink the gradient passes, as
-/// PyTorch's `clamp_min` backward does). Because of `ε`, a zero vector gives
+/// `[cos - margin > 0]` for `y = -1` (0 at the kink, as the reference PyTorch's
+/// `clamp_min` backward gives). Because of `ε`, a zero vector gives
 /// `cos = 0` and a finite (very large) gradient rather than NaN, as in PyTorch.
 ///
 /// Reduction: `none` gives `(N)` (or `()`); `mean` divides by `N`.
@@ -31,7 +32,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     /// PyTorch's `EPSILON`, added to each squared norm.
-    static var epsilon: Scalar { Scalar(1e-12) }
+    static var epsilon: Scalar { Scalar(Float(1e-12)) }
 
     public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .constant("target")] }
 
@@ -115,7 +116,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             r.b.withUnsafeBufferPointer { b in
                 for n in 0..<r.samples {
                     let s = stats(r, n, a, b)
-                    let dCos: Scalar = r.y[flat: n] == 1 ? -1 : (s.cos - margin >= 0 ? 1 : 0)
+                    let dCos: Scalar = r.y[flat: n] == 1 ? -1 : (s.cos - margin > 0 ? 1 : 0)
                     let scale = g[n] * dCos
                     let invNorm = 1 / Scalar.sqrt(s.m1 * s.m2)
                     for k in (n * r.dimension)..<((n + 1) * r.dimension) {

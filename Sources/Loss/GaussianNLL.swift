@@ -14,9 +14,10 @@
 ///
 /// Shapes (PyTorch's rules): `input` and `target` have the same shape; `var`
 /// has the input's shape (one variance per element), or the input's shape with
-/// the last dimension 1 or dropped (one variance shared along the last
-/// dimension; its gradient sums over it). The output of `none` has the input's
-/// shape; `mean` divides by the number of input elements.
+/// one dimension of size 1 (`(1, D)` or `(N, 1)` for an `(N, D)` input: one
+/// variance shared along that dimension, its gradient summed over it), or the
+/// input's shape without its last dimension (as `(N, 1)`). The output of `none`
+/// has the input's shape; `mean` divides by the number of input elements.
 ///
 /// Bad input: a negative (or NaN) variance throws
 /// ``LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
@@ -44,8 +45,12 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     private struct Operands {
         var input, target, variance: Tensor<Scalar>
-        /// How many consecutive input elements share one variance (1 or the last dimension).
-        var group: Int
+        /// The input's dimension along which `var` has size 1 (its length, and the
+        /// product of the dimensions after it); `length` 1 when `var` has the input's shape.
+        var length = 1, inner = 1
+
+        /// The variance of input element `i`.
+        func varianceIndex(_ i: Int) -> Int { length == 1 ? i : (i / (inner * length)) * inner + i % inner }
     }
 
     private func operands(_ inputs: LossInputs<Scalar>) throws -> Operands {
@@ -53,19 +58,25 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         try InputChecks.option("eps", eps, valid: eps > 0 && eps.isFinite, expected: "a finite number > 0")
         try checkSameShape(input, "input", target, "target")
         let shape = input.shape
-        var group = 1
+        var o = Operands(input: input, target: target, variance: v)
         if v.shape != shape {
-            let leading = Array(shape.dropLast())
-            guard !shape.isEmpty, v.shape == leading || v.shape == leading + [1] else {
-                let alternatives = shape.isEmpty ? "" : " or \(describeShape(leading + [1])) or \(describeShape(leading))"
+            // One dimension of size 1 in var where the input's is longer; or the last dropped.
+            let differing = v.shape.count == shape.count ? shape.indices.filter { v.shape[$0] != shape[$0] } : []
+            if differing.count == 1, v.shape[differing[0]] == 1 {
+                o.length = shape[differing[0]]
+                o.inner = shape[(differing[0] + 1)...].reduce(1, *)
+            } else if !shape.isEmpty, v.shape == Array(shape.dropLast()) {
+                o.length = shape[shape.count - 1]
+            } else {
+                let alternatives = shape.isEmpty
+                    ? "" : ", or with one dimension of size 1, or \(describeShape(Array(shape.dropLast())))"
                 throw LossError.shapeMismatch(
                     argument: "var", expected: "\(describeShape(shape))\(alternatives) (from the shape of input)",
                     actual: describeShape(v.shape))
             }
-            group = shape[shape.count - 1]
         }
         try InputChecks.elements(v, "var", expected: "a non-negative variance") { $0 >= 0 }
-        return Operands(input: input, target: target, variance: v, group: group)
+        return o
     }
 
     static var halfLog2Pi: Scalar { Scalar(0.918_938_533_204_672_741_780_329_736_406) }
@@ -74,7 +85,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         let o = try operands(inputs)
         let constant: Scalar = full ? Self.halfLog2Pi : 0
         let values = (0..<o.input.count).map { i -> Scalar in
-            let v = max(o.variance[flat: i / o.group], eps), d = o.input[flat: i] - o.target[flat: i]
+            let v = max(o.variance[flat: o.varianceIndex(i)], eps), d = o.input[flat: i] - o.target[flat: i]
             return 0.5 * (Scalar.log(v) + d * d / v) + constant
         }
         return reduce(values, shape: o.input.shape, reduction)
@@ -86,11 +97,12 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx
         var dv = [Scalar](repeating: 0, count: o.variance.count)
         for i in 0..<o.input.count {
-            let v = max(o.variance[flat: i / o.group], eps), d = o.input[flat: i] - o.target[flat: i]
+            let k = o.varianceIndex(i)
+            let v = max(o.variance[flat: k], eps), d = o.input[flat: i] - o.target[flat: i]
             let r = d / v
             dx[i] = g[i] * r
             dy[i] = -g[i] * r
-            dv[i / o.group] += g[i] * 0.5 * (1 - d * r) / v
+            dv[k] += g[i] * 0.5 * (1 - d * r) / v
         }
         return [
             "input": Tensor(uncheckedShape: o.input.shape, scalars: dx),

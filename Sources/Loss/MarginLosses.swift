@@ -10,8 +10,9 @@
 /// other value (a target of 0 gives `x + max(0, margin - x)`); LossKit throws
 /// ``LossError/invalidValue(argument:position:value:expected:)`` there instead.
 ///
-/// At a hinge's kink (`margin term = 0` exactly) the gradient is that of the
-/// active side, as PyTorch's `clamp_min` backward (`where(z >= 0, grad, 0)`).
+/// At a hinge's kink (`margin term = 0` exactly) the gradient is 0, that of the
+/// inactive side, as the reference PyTorch's (2.15) `clamp` and `clamp_min`
+/// backward, `where(z > 0, grad, 0)`.
 
 /// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))` for
 /// labels `y` in {-1, 1} (other values are used as is), evaluated as a softplus
@@ -43,7 +44,7 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Hinge loss (`hinge` in `make_cases.py`; the SVM loss): `f(x, y) = max(0, 1 - y x)`
 /// for labels `y` in {-1, 1} (other values are used as is).
 ///
-/// Gradient where `1 - y x >= 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
+/// Gradient where `1 - y x > 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
 /// Reduction: `mean` divides by the number of elements.
 public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
@@ -57,7 +58,7 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
-        1 - y * x >= 0 ? (-y, -x) : (0, 0)
+        1 - y * x > 0 ? (-y, -x) : (0, 0)
     }
 }
 
@@ -92,7 +93,7 @@ public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 ///     f(x, y) = x                      if y = 1
 ///               max(0, margin - x)     if y = -1
 ///
-/// Gradient: `∂f/∂x = 1` where `y = 1`; `-1` where `y = -1` and `margin - x >= 0`;
+/// Gradient: `∂f/∂x = 1` where `y = 1`; `-1` where `y = -1` and `margin - x > 0`;
 /// 0 elsewhere. The target is a label and has no gradient, as in PyTorch.
 /// Reduction: `mean` divides by the number of elements.
 /// `margin` may be any finite number (PyTorch's default is 1); a non-finite one throws.
@@ -122,7 +123,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
-        (y == 1 ? 1 : margin - x >= 0 ? -1 : 0, 0)
+        (y == 1 ? 1 : margin - x > 0 ? -1 : 0, 0)
     }
 }
 
@@ -130,7 +131,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// `y` in {-1, 1} saying which should rank higher,
 /// `f(x1, x2, y) = max(0, -y (x1 - x2) + margin)`.
 ///
-/// Gradient where the hinge is active (`-y (x1 - x2) + margin >= 0`):
+/// Gradient where the hinge is active (`-y (x1 - x2) + margin > 0`):
 /// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere.
 /// PyTorch differentiates all three inputs, so LossKit returns all three.
 /// Reduction: `mean` divides by the number of elements.
@@ -174,7 +175,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
         var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
         for i in 0..<x1.count {
             let diff = x1[flat: i] - x2[flat: i], t = y[flat: i]
-            guard -t * diff + margin >= 0 else { continue }
+            guard -t * diff + margin > 0 else { continue }
             d1[i] = -g[i] * t
             d2[i] = g[i] * t
             dy[i] = -g[i] * diff

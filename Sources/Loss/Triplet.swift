@@ -183,8 +183,9 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// The default distance (`distanceFunction: nil`) is ``PairwiseDistance`` with
 /// `p = 2, eps = 1e-6`, as in PyTorch.
 ///
-/// Gradient: with `g = upstream` where `margin + d(a, p) − d_neg ≥ 0` (PyTorch's
-/// `clamp_min` passes the gradient at exactly 0) and 0 elsewhere, `g ∂d(a, p)`
+/// Gradient: with `g = upstream` where `margin + d(a, p) − d_neg > 0` and 0
+/// elsewhere (at exactly 0 too: the reference PyTorch's `clamp_min` backward is
+/// `where(z > 0, grad, 0)`), `g ∂d(a, p)`
 /// flows to anchor and positive and `−g ∂d_neg` to the pair that gave `d_neg`;
 /// when `d(a, n) = d(p, n)` exactly, both pairs get half, as PyTorch's `minimum`.
 /// Every input is differentiated, the negative too.
@@ -192,17 +193,14 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// Reduction: `mean` divides by the number of rows `N` (1 for a `(D)` input,
 /// whose `none` output is 0-d).
 ///
-/// Surprising in PyTorch: `margin` must be > 0 here (ValueError), while
-/// `triplet_margin_loss` takes any margin; the zero-loss rows still count in
-/// the mean.
+/// `margin` must be > 0, as PyTorch requires (ValueError): a NaN, infinite or
+/// non-positive one is ``LossError/invalidOption(name:value:expected:)``. The
+/// zero-loss rows still count in the mean.
 public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction {
     public var distanceFunction: any TripletDistance<Scalar>
     public var margin: Scalar
     public var swap: Bool
     public var reduction: Reduction
-    /// PyTorch's `triplet_margin_with_distance_loss` rejects `margin <= 0`;
-    /// ``TripletMarginLoss`` turns this off.
-    var requiresPositiveMargin = true
 
     public init(
         distanceFunction: (any TripletDistance<Scalar>)? = nil, margin: Scalar = 1, swap: Bool = false,
@@ -249,13 +247,11 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
         }
         try checkSameShape(a, "anchor", p, "positive")
         try checkSameShape(a, "anchor", n, "negative")
-        // A NaN margin would give a NaN loss with a zero gradient (the hinge test
-        // `z >= 0` fails); an infinite one an infinite loss. Neither is usable.
+        // PyTorch rejects margin <= 0 (ValueError); a NaN one would give a NaN loss
+        // with a zero gradient, an infinite one an infinite loss.
         try InputChecks.finite("margin", margin)
-        if requiresPositiveMargin {
-            guard margin > 0 else {
-                throw LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a margin > 0")
-            }
+        guard margin > 0 else {
+            throw LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a margin > 0")
         }
         if let pairwise = distanceFunction as? PairwiseDistance<Scalar> { try pairwise.validate() }
         let width = a.shape.last ?? 0
@@ -285,7 +281,7 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
                         let dMin = swap ? (dSwap < dNeg ? dSwap : dNeg) : dNeg
                         let z = margin + dPos - dMin
                         losses[r] = z < 0 ? 0 : z
-                        guard let weights, z >= 0 else { continue }
+                        guard let weights, z > 0 else { continue }
                         let g = weights[r]
                         func accumulate(
                             _ x: UnsafeBufferPointer<Scalar>, _ y: UnsafeBufferPointer<Scalar>, _ scale: Scalar,
@@ -332,14 +328,15 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 /// Per row: `max(0, margin + ‖a − p + eps‖_p − d_neg)`, `d_neg = ‖a − n + eps‖_p`
 /// or, with `swap`, `min(‖a − n + eps‖_p, ‖p − n + eps‖_p)`.
 ///
-/// Gradient (rows where the hinge is active, `≥ 0`): anchor `∂‖a − p‖ − ∂‖a − n‖`,
+/// Gradient (rows where the hinge is active, `> 0`): anchor `∂‖a − p‖ − ∂‖a − n‖`,
 /// positive `−∂‖a − p‖`, negative `∂‖a − n‖` (or the swapped pair's terms), with
 /// the norm derivatives of ``PairwiseDistance``. Reduction: `mean` divides by `N`.
 ///
 /// Surprising in PyTorch: `eps` is added to the difference (a shift of every
 /// coordinate), so it changes the distance even far from zero and is not
-/// symmetric: `d(x, y) ≠ d(y, x)`. Any finite margin is accepted (even ≤ 0); a NaN or
-/// infinite one is ``LossError/invalidOption(name:value:expected:)``.
+/// symmetric: `d(x, y) ≠ d(y, x)`. `margin` must be > 0, as PyTorch requires
+/// (ValueError); a non-positive, NaN or infinite one is
+/// ``LossError/invalidOption(name:value:expected:)``.
 public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
     public var margin: Scalar
     public var p: Scalar
@@ -358,10 +355,8 @@ public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
     public var inputSpecs: [InputSpec] { [.values("anchor"), .values("positive"), .values("negative")] }
 
     private var general: TripletMarginWithDistanceLoss<Scalar> {
-        var loss = TripletMarginWithDistanceLoss(
+        TripletMarginWithDistanceLoss(
             distanceFunction: PairwiseDistance(p: p, eps: eps), margin: margin, swap: swap, reduction: reduction)
-        loss.requiresPositiveMargin = false
-        return loss
     }
 
     /// The loss of one batch of triplets.

@@ -41,7 +41,8 @@ import _TestSupport
     }
 
     @Test func zeroVectorGivesFiniteGradient() throws {
-        // ε = 1e-12 on the squared norms: cos = 0 and ∂/∂a = -b / sqrt(ε (|b|² + ε)), finite.
+        // ε on the squared norms: cos = 0 and ∂/∂a = -b / sqrt(ε (|b|² + ε)), finite. PyTorch's
+        // ε is 1e-12 as a Float (9.999999960041972e-13), in Double too.
         let i = LossInputs<Double>([
             "input1": .values(try Tensor(zeros: [1, 3])), "input2": .values(try Tensor(shape: [1, 3], scalars: [3, 0, 4])),
             "target": .values(Tensor([1])),
@@ -49,7 +50,8 @@ import _TestSupport
         let loss = CosineEmbeddingLoss<Double>(reduction: .sum)
         #expect(try loss.forward(i).scalar == 1)
         let g = try loss.backward(i, upstream: Tensor(scalar: 1))
-        let expected = -3 / (1e-12 * (25 + 1e-12)).squareRoot()
+        let eps = Double(Float(1e-12))
+        let expected = -3 / (eps * (25 + eps)).squareRoot()
         #expect(abs(g["input1"]![flat: 0] - expected) < 1e-9 * abs(expected))
         #expect(g["input2"]!.scalars.allSatisfy { $0 == 0 })
     }

@@ -6,8 +6,8 @@ import _TestSupport
     let x = TestSupport.normal([3, 4], scale: 2, seed: 701)
     let y = TestSupport.normal([3, 4], scale: 2, seed: 702)
 
-    /// The three variance layouts PyTorch accepts for a `[3, 4]` input.
-    static let varianceShapes: [[Int]] = [[3, 4], [3, 1], [3]]
+    /// The four variance layouts PyTorch accepts for a `[3, 4]` input.
+    static let varianceShapes: [[Int]] = [[3, 4], [3, 1], [1, 4], [3]]
 
     @Test(arguments: Reduction.allCases, [false, true])
     func passesGradientCheck(reduction: Reduction, full: Bool) throws {
@@ -35,6 +35,39 @@ import _TestSupport
             #expect(TestSupport.maxRelativeDifference(g["var"]!.scalars, summed) < 1e-12)
             #expect(g["input"]! == gFull["input"]!)
         }
+    }
+
+    /// A var with one dimension of size 1 anywhere (PyTorch accepts any one such
+    /// dimension) gives what the repeated variance gives, its gradient summed along it.
+    @Test func varianceSharedAlongAnyOneDimension() throws {
+        let x3 = TestSupport.normal([2, 4, 3], seed: 706), y3 = TestSupport.normal([2, 4, 3], seed: 707)
+        let up = TestSupport.normal([2, 4, 3], seed: 708)
+        let loss = GaussianNLLLoss<Double>(reduction: .none)
+        for (axis, varShape) in [(0, [1, 4, 3]), (1, [2, 1, 3]), (2, [2, 4, 1])] {
+            let v = TestSupport.uniform(varShape, in: 0.2...3, seed: 709)
+            // The repeated variance: element (a, b, c) takes var's entry with the axis' coordinate 0.
+            var full = [Double](), owner = [Int]()
+            for a in 0..<2 { for b in 0..<4 { for c in 0..<3 {
+                var coordinate = [a, b, c]
+                coordinate[axis] = 0
+                let k = (coordinate[0] * varShape[1] + coordinate[1]) * varShape[2] + coordinate[2]
+                full.append(v[flat: k])
+                owner.append(k)
+            } } }
+            let shared = LossInputs<Double>(["input": .values(x3), "target": .values(y3), "var": .values(v)])
+            let repeated = LossInputs<Double>(["input": .values(x3), "target": .values(y3), "var": .values(try Tensor(shape: [2, 4, 3], scalars: full))])
+            #expect(try loss.forward(shared) == loss.forward(repeated), "var \(varShape)")
+            let g = try loss.backward(shared, upstream: up), gFull = try loss.backward(repeated, upstream: up)
+            #expect(g["var"]!.shape == varShape)
+            var summed = [Double](repeating: 0, count: v.count)
+            for (i, k) in owner.enumerated() { summed[k] += gFull["var"]![flat: i] }
+            #expect(TestSupport.maxRelativeDifference(g["var"]!.scalars, summed) < 1e-12, "var \(varShape)")
+            let report = try GradientCheck.check(GaussianNLLLoss(reduction: .sum), inputs: shared)
+            #expect(report.passes(tolerance: 1e-7), "var \(varShape): \(report)")
+        }
+        // Two dimensions of size 1 is not one of PyTorch's layouts.
+        let two = LossInputs<Double>(["input": .values(x3), "target": .values(y3), "var": .values(try Tensor<Double>(shape: [1, 1, 3], scalars: [1, 1, 1]))])
+        #expect(throws: LossError.self) { try loss.forward(two) }
     }
 
     @Test func handComputedValue() throws {
@@ -70,7 +103,8 @@ import _TestSupport
     @Test func badShapesAndEpsThrow() {
         let i = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(Tensor([1, 1, 1, 1]))])
         #expect(throws: LossError.shapeMismatch(
-            argument: "var", expected: "[3, 4] or [3, 1] or [3] (from the shape of input)", actual: "[4]")) {
+            argument: "var", expected: "[3, 4], or with one dimension of size 1, or [3] (from the shape of input)",
+            actual: "[4]")) {
             try GaussianNLLLoss<Double>().backward(i, upstream: Tensor(scalar: 1))
         }
         let t = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1])), "var": .values(x)])

@@ -56,10 +56,11 @@ import _TestSupport
         let i = LossInputs<Double>(["input": .values(Tensor([1, -0.5, 2])), "target": .values(Tensor([1, 1, -1]))])
         #expect(try HingeLoss<Double>(reduction: .none).forward(i).scalars == [0, 1.5, 3])
         #expect(try SquaredHingeLoss<Double>(reduction: .none).forward(i).scalars == [0, 2.25, 9])
-        // At the kink (1 - y x = 0) the gradient is the active side's, as PyTorch's clamp_min backward.
+        // At the kink (1 - y x = 0) the gradient is 0, as the reference PyTorch's clamp backward
+        // (where(z > 0, grad, 0)); Tests/Fixtures/torch-cases-kinks.json has PyTorch's values.
         let g = try HingeLoss<Double>(reduction: .sum).backward(i, upstream: Tensor(scalar: 1))
-        #expect(g["input"]!.scalars == [-1, -1, 1])
-        #expect(g["target"]!.scalars == [-1, 0.5, -2])
+        #expect(g["input"]!.scalars == [0, -1, 1])
+        #expect(g["target"]!.scalars == [0, 0.5, -2])
         let e = try HingeEmbeddingLoss<Double>(margin: 1, reduction: .none).forward(i).scalars
         #expect(e == [1, -0.5, 0])
         let r = try MarginRankingLoss<Double>(margin: 0.5, reduction: .none)(

@@ -135,8 +135,13 @@ import _TestSupport
         }
     }
 
-    /// triplet_margin_loss accepts any margin, as PyTorch does.
-    @Test func tripletMarginLossAcceptsNonPositiveMargin() throws {
-        #expect(try TripletMarginLoss<Double>(margin: -1).forward(inputs).scalar != nil)
+    /// triplet_margin_loss rejects margin <= 0, as the reference PyTorch does (ValueError).
+    @Test func tripletMarginLossRejectsNonPositiveMargin() throws {
+        for margin in [-1.0, 0] {
+            #expect(throws: LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a margin > 0")) {
+                try TripletMarginLoss<Double>(margin: margin).forward(inputs)
+            }
+        }
+        #expect(try TripletMarginLoss<Double>(margin: 0.25).forward(inputs).scalar != nil)
     }
 }

@@ -14,10 +14,11 @@ import _TestSupport
     }
 
     /// Other seeds and the generator's hard set (large shapes, extreme logits).
-    @Test(arguments: ["torch-cases-seed1.json", "torch-cases-hard-seed3.json", "torch-cases-linear.json"], Precision.allCases)
+    @Test(arguments: ["torch-cases-seed1.json", "torch-cases-hard-seed3.json", "torch-cases-linear.json", "torch-cases-kinks.json"],
+          Precision.allCases)
     func moreReferenceFilesPass(name: String, precision: Precision) throws {
         let file = try ReferenceFile(contentsOf: TestSupport.repositoryRoot + "/Tests/Fixtures/" + name)
-        #expect(file.cases.count >= 45)
+        #expect(file.cases.count >= 40)
         for c in file.cases {
             let r = Verifier.run(c, precision: precision)
             #expect(r.status == .pass, "\(c.id) [\(precision)]: \(r.message ?? "")")

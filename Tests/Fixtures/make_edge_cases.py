@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Reference cases at the places random inputs never reach, in the "loss-reference/1"
+format of the shared make_cases.py, whose generator (class Gen: inputs in float32,
+PyTorch in float64, gradients by autograd) this script imports rather than copies.
+
+    python3 make_edge_cases.py --out torch-cases-kinks.json [--make-cases DIR]
+
+- hinge kinks: margin_ranking_loss, hinge_embedding_loss, cosine_embedding_loss,
+  triplet_margin_loss, triplet_margin_with_distance_loss and make_cases' hinge, with
+  elements exactly at the hinge (its clamp's argument 0) and on either side: PyTorch's
+  clamp backward is where(z > 0, grad, 0) there;
+- cosine_embedding_loss on zero vectors, where PyTorch's epsilon (1e-12 added to each
+  squared norm, as a float32) sets the gradient;
+- gaussian_nll_loss with every var layout PyTorch accepts (one dimension of size 1
+  anywhere, or the last dropped).
+"""
+import argparse, json, os, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--make-cases", default=os.path.join(here, "..", "..", "..", "shared", "reference"),
+                    help="directory of make_cases.py")
+    a = ap.parse_args()
+    sys.path.insert(0, a.make_cases)
+    from make_cases import Gen  # noqa: E402
+    import torch  # noqa: E402
+
+    t = torch.tensor
+    gen = Gen(0)
+    for red in ("none", "sum", "mean"):
+        # Kinks: each input's first element sits exactly on the hinge.
+        gen.add(f"kink/margin_ranking_loss/{red}", "margin_ranking_loss",
+                {"input1": t([1.0, 2.0, 0.5, -1.0]), "input2": t([1.0, 1.0, 1.0, 0.5]), "target": t([1.0, -1.0, 1.0, -1.0])},
+                {"reduction": red, "margin": 0.0})
+        gen.add(f"kink/margin_ranking_loss/margin/{red}", "margin_ranking_loss",
+                {"input1": t([1.5, 2.0, 0.5]), "input2": t([1.0, 1.0, 1.0]), "target": t([1.0, 1.0, -1.0])},
+                {"reduction": red, "margin": 0.5})
+        gen.add(f"kink/hinge_embedding_loss/{red}", "hinge_embedding_loss",
+                {"input": t([1.0, 0.25, 2.0, 0.5]), "target": t([-1.0, -1.0, -1.0, 1.0])},
+                {"reduction": red, "margin": 1.0})
+        gen.add(f"kink/hinge/{red}", "hinge",
+                {"input": t([1.0, -0.5, 2.0, -1.0]), "target": t([1.0, 1.0, -1.0, -1.0])}, {"reduction": red})
+        gen.add(f"kink/cosine_embedding_loss/{red}", "cosine_embedding_loss",
+                {"input1": t([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]]), "input2": t([[0.0, 1.0], [1.0, 0.5], [-1.0, 0.0]]),
+                 "target": t([-1.0, -1.0, -1.0])}, {"reduction": red, "margin": 0.0})
+        gen.add(f"kink/triplet_margin_loss/{red}", "triplet_margin_loss",
+                {"anchor": t([[0.0], [0.0], [0.0]]), "positive": t([[1.0], [1.0], [2.0]]),
+                 "negative": t([[2.0], [1.5], [1.0]])},
+                {"reduction": red, "margin": 1.0, "eps": 0.0})
+        gen.add(f"kink/triplet_margin_loss/swap/{red}", "triplet_margin_loss",
+                {"anchor": t([[0.0, 0.0], [0.0, 0.0]]), "positive": t([[1.0, 0.0], [0.5, 0.0]]),
+                 "negative": t([[2.0, 0.0], [3.0, 0.0]])},
+                {"reduction": red, "margin": 1.0, "eps": 0.0, "swap": True})
+        gen.add(f"kink/triplet_margin_with_distance_loss/cosine/{red}", "triplet_margin_with_distance_loss",
+                {"anchor": t([[1.0, 0.0], [1.0, 0.0]]), "positive": t([[0.0, 1.0], [1.0, 1.0]]),
+                 "negative": t([[-1.0, 0.0], [0.0, 1.0]])},
+                {"reduction": red, "margin": 1.0, "distance_function": "cosine"})
+        # Zero vectors in the cosine embedding loss: the epsilon is all that is left.
+        gen.add(f"cosine_embedding_loss/zero_vectors/{red}", "cosine_embedding_loss",
+                {"input1": t([[0.0, 0.0], [0.0, 0.0], [3.0, -1.0]]), "input2": t([[1.0, 2.0], [0.0, 0.0], [0.0, 0.0]]),
+                 "target": t([1.0, -1.0, 1.0])}, {"reduction": red, "margin": -0.5})
+    # Every var layout gaussian_nll_loss accepts, for a (2, 4, 3) input and a (3, 4) one.
+    x3, y3 = gen.randn(2, 4, 3), gen.randn(2, 4, 3)
+    for shape in ((2, 4, 3), (1, 4, 3), (2, 1, 3), (2, 4, 1), (2, 4)):
+        v = gen.rand(*shape, lo=0.2, hi=2.0)
+        for full in (False, True):
+            gen.add(f"gaussian_nll_loss/var{'x'.join(map(str, shape))}/full{full}", "gaussian_nll_loss",
+                    {"input": x3, "target": y3, "var": v}, {"reduction": "mean", "full": full})
+    x2, y2 = gen.randn(3, 4), gen.randn(3, 4)
+    for shape in ((1, 4), (3, 1), (3,)):
+        gen.add(f"gaussian_nll_loss/var{'x'.join(map(str, shape))}/sum", "gaussian_nll_loss",
+                {"input": x2, "target": y2, "var": gen.rand(*shape, lo=0.2, hi=2.0)}, {"reduction": "sum"})
+    assert not gen.skipped, gen.skipped
+    doc = {"format": "loss-reference/1", "generator": f"PyTorch {torch.__version__} (float64), make_edge_cases.py",
+           "seed": 0, "cases": gen.cases}
+    with open(a.out, "w") as f:
+        json.dump(doc, f)
+
+
+if __name__ == "__main__":
+    main()
