@@ -12,8 +12,9 @@ struct Verify: ParsableCommand {
             evaluated through the public Loss API, forward and backward, and compared:
               float:  |got - want| <= 1e-4 |want| + 1e-5 max|want|
               double: |got - want| <= 1e-9 |want| + 1e-10 max|want|
-                      (+ 1e-13 max|output| max|upstream| for gradients: the rounding of the
-                      terms a float64 gradient that cancels is computed from)
+                      + 1e-13 max(1, max|output|), times max|upstream| for gradients
+                      (float64 references are exact only to ~1e-16 of the terms of order
+                      one they are computed from, however small the result)
             One line is printed per failing or unsupported case, then "N passed, M failed, K skipped".
             A case whose only mismatches are differences LossKit documents as deliberate (focal
             cross-entropy's gradient where PyTorch's is NaN: see the README) is printed as

@@ -16,6 +16,7 @@ import _TestSupport
     static let focalSum = named("hard/focal_cross_entropy/64x33/sum/gamma0.5/alpha0.25")
     static let focalNone = named("hard/focal_cross_entropy/64x33/none/gamma0.5/alpha0.25")
     static let softmax = named("hard/softmax/2x1000/dim1")
+    static let confident = named("hard/cross_entropy/indices/2x5x3/none/ignore_index")
 
     @Test(arguments: Precision.allCases)
     func focalNaNRowsDifferByDesign(precision: Precision) {
@@ -65,6 +66,18 @@ import _TestSupport
     func softmaxGradientThatCancelsPasses(precision: Precision) {
         let r = Verifier.run(Self.softmax, precision: precision)
         #expect(r.status == .pass, "\(r.message ?? "")")
+    }
+
+    /// Cross-entropy with classes not last (the scalar path), every kept sample's target
+    /// logit far ahead: losses of 1e-11 to 3e-10. Float keeps them and the target
+    /// gradients (1 - p_t taken as the others' share, not 1 minus a rounded p_t); in Double
+    /// LossKit's loss is within 1 ulp of the exact value and PyTorch's 5e-6 off (relative),
+    /// which Double's roundoff term allows.
+    @Test(arguments: Precision.allCases)
+    func confidentSamplesKeepTheirLossAndGradient(precision: Precision) {
+        let r = Verifier.run(Self.confident, precision: precision)
+        #expect(r.status == .pass, "\(r.message ?? "")")
+        #expect(Self.confident.output.values.filter { $0 != 0 }.allSatisfy { $0 < 1e-9 })
     }
 
     @Test func softmaxRoundoffTermIsStillTight() {
