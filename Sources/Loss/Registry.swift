@@ -33,8 +33,8 @@ public enum LossRegistry {
         var o = LossOptions<T>(function: function, options: options, constants: constants)
         let loss: any LossFunction<T>
         switch function {
-        case "l1_loss": loss = L1Loss<T>(reduction: try o.reduction())
-        case "mse_loss": loss = MSELoss<T>(reduction: try o.reduction())
+        case "l1_loss": loss = L1Loss<T>(weight: o.constant("weight"), reduction: try o.reduction())
+        case "mse_loss": loss = MSELoss<T>(weight: o.constant("weight"), reduction: try o.reduction())
         case "rmse": loss = RMSELoss<T>()
         case "mape": loss = MAPELoss<T>(reduction: try o.reduction())
         case "cross_entropy":
@@ -54,7 +54,8 @@ public enum LossRegistry {
         case "smooth_l1_loss":
             loss = SmoothL1Loss<T>(beta: T(try o.double("beta", default: 1)), reduction: try o.reduction())
         case "huber_loss":
-            loss = HuberLoss<T>(delta: T(try o.double("delta", default: 1)), reduction: try o.reduction())
+            loss = HuberLoss<T>(
+                delta: T(try o.double("delta", default: 1)), weight: o.constant("weight"), reduction: try o.reduction())
         case "msle": loss = MSLELoss<T>(reduction: try o.reduction())
         case "log_cosh": loss = LogCoshLoss<T>(reduction: try o.reduction())
         case "soft_margin_loss": loss = SoftMarginLoss<T>(reduction: try o.reduction())

@@ -3,20 +3,28 @@
 /// Gradient: `∂f/∂x = sign(x - y)`, `∂f/∂y = -sign(x - y)`, with `sign(0) = 0`
 /// as in PyTorch (the zero subgradient where input equals target).
 /// Reduction: `mean` divides by the number of elements.
+///
+/// With `weight` (PyTorch 2.15's `weight=`, a tensor of the input's shape, no
+/// gradient): each element is `w_i |x_i - y_i|`, and `mean` divides by `sum(w)`,
+/// not by the count; gradients are scaled by `w_i` likewise.
 public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var weight: Tensor<Scalar>?
     public var reduction: Reduction
     /// Elements are split across up to this many threads; results do not depend on it.
     public var threads: Int
-    public init(reduction: Reduction = .mean, threads: Int = 1) {
+    public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean, threads: Int = 1) {
+        self.weight = weight
         self.reduction = reduction
         self.threads = threads
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try pointwiseForward(.absoluteError, inputs, reduction, threads)
+        if let weight { return try weightedForward(inputs, weight: weight, mean: .byWeightSum) }
+        return try pointwiseForward(.absoluteError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
+        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
+        return try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
     }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { abs(x - y) }
@@ -30,20 +38,28 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 ///
 /// Gradient: `∂f/∂x = 2 (x - y)`, `∂f/∂y = -2 (x - y)`.
 /// Reduction: `mean` divides by the number of elements.
+///
+/// With `weight` (PyTorch 2.15's `weight=`, a tensor of the input's shape, no
+/// gradient): each element is `w_i (x_i - y_i)²`, and `mean` divides by `sum(w)`,
+/// not by the count; gradients are scaled by `w_i` likewise.
 public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    public var weight: Tensor<Scalar>?
     public var reduction: Reduction
     /// Elements are split across up to this many threads; results do not depend on it.
     public var threads: Int
-    public init(reduction: Reduction = .mean, threads: Int = 1) {
+    public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean, threads: Int = 1) {
+        self.weight = weight
         self.reduction = reduction
         self.threads = threads
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try pointwiseForward(.squaredError, inputs, reduction, threads)
+        if let weight { return try weightedForward(inputs, weight: weight, mean: .byWeightSum) }
+        return try pointwiseForward(.squaredError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
+        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
+        return try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
     }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { (x - y) * (x - y) }

@@ -66,13 +66,29 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 ///
 /// Unlike ``SmoothL1Loss``, the linear zone's slope is `δ`, not 1:
 /// `huber(δ) = δ · smooth_l1(β = δ)`.
+///
+/// With `weight` (PyTorch 2.15's `weight=`, a tensor of the input's shape, no
+/// gradient): each element is `w_i f_i`, and `mean` divides by the number of
+/// elements (unlike `l1_loss` and `mse_loss`, which divide by `sum(w)`, as PyTorch).
 public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var delta: Scalar
+    public var weight: Tensor<Scalar>?
     public var reduction: Reduction
 
-    public init(delta: Scalar = 1, reduction: Reduction = .mean) {
+    public init(delta: Scalar = 1, weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.delta = delta
+        self.weight = weight
         self.reduction = reduction
+    }
+
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        if let weight { return try weightedForward(inputs, weight: weight, mean: .byCount) }
+        return try elementwiseForward(inputs)
+    }
+
+    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byCount) }
+        return try elementwiseBackward(inputs, upstream: upstream)
     }
 
     /// The loss of `input` against `target` (same shapes).

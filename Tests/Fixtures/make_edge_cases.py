@@ -12,7 +12,8 @@ PyTorch in float64, gradients by autograd) this script imports rather than copie
 - cosine_embedding_loss on zero vectors, where PyTorch's epsilon (1e-12 added to each
   squared norm, as a float32) sets the gradient;
 - gaussian_nll_loss with every var layout PyTorch accepts (one dimension of size 1
-  anywhere, or the last dropped).
+  anywhere, or the last dropped);
+- the weight= that PyTorch 2.15 added to l1_loss, mse_loss and huber_loss.
 """
 import argparse, json, os, sys
 
@@ -74,6 +75,15 @@ def main():
     for shape in ((1, 4), (3, 1), (3,)):
         gen.add(f"gaussian_nll_loss/var{'x'.join(map(str, shape))}/sum", "gaussian_nll_loss",
                 {"input": x2, "target": y2, "var": gen.rand(*shape, lo=0.2, hi=2.0)}, {"reduction": "sum"})
+    # PyTorch 2.15's weight= on l1_loss, mse_loss and huber_loss (the input's shape).
+    xw, yw = gen.randn(3, 4), gen.randn(3, 4)
+    ww, zeros = gen.rand(3, 4, lo=0.0, hi=2.0), torch.zeros(3, 4)
+    for red in ("none", "sum", "mean"):
+        for name, opts in (("l1_loss", {}), ("mse_loss", {}), ("huber_loss", {"delta": 0.5})):
+            gen.add(f"weight/{name}/{red}", name, {"input": xw, "target": yw, "weight": ww}, {"reduction": red, **opts})
+            if red == "mean":  # all-zero weights: 0/0 for l1 and mse, 0 for huber
+                gen.add(f"weight/{name}/zeros/{red}", name, {"input": xw, "target": yw, "weight": zeros},
+                        {"reduction": red, **opts})
     assert not gen.skipped, gen.skipped
     doc = {"format": "loss-reference/1", "generator": f"PyTorch {torch.__version__} (float64), make_edge_cases.py",
            "seed": 0, "cases": gen.cases}
