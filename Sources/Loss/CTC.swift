@@ -37,8 +37,10 @@
 /// or a label (within the target length) outside `[0, C)` or equal to the blank,
 /// is ``LossError/indexOutOfRange(argument:position:index:validRange:)``; wrong
 /// shapes are ``LossError/shapeMismatch(argument:expected:actual:)``.
-/// LossKit takes batched inputs only (not PyTorch's unbatched `(T, C)` input).
-/// Concatenated targets must hold exactly `Σ target_lengths` labels, as in PyTorch.
+/// Unbatched input, as PyTorch: `log_probs` `(T, C)` with `targets` `(S)` (all `S`
+/// labels used: PyTorch requires `target_length = S`) or `(1, S)`, and lengths `()` or
+/// `(1)`; it is one sequence, and `none` gives a 0-d loss. Concatenated targets must
+/// hold exactly `Σ target_lengths` labels, as in PyTorch.
 public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
     public var blank: Int
     public var zeroInfinity: Bool
@@ -92,7 +94,7 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         let inputLengths = try inputs.indices("input_lengths")
         let targetLengths = try inputs.indices("target_lengths")
         guard lp.rank == 3 else {
-            throw LossError.shapeMismatch(argument: "log_probs", expected: "(T, N, C)", actual: describeShape(lp.shape))
+            throw LossError.shapeMismatch(argument: "log_probs", expected: "(T, N, C) or (T, C)", actual: describeShape(lp.shape))
         }
         let (t, n, c) = (lp.shape[0], lp.shape[1], lp.shape[2])
         guard blank >= 0 && blank < c else {
@@ -153,9 +155,32 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
             steps: t, batch: n, classes: c)
     }
 
+    /// PyTorch's unbatched form, `log_probs` `(T, C)` and 0-d lengths, as a batch of one.
+    private func batched(_ inputs: LossInputs<Scalar>) throws -> (inputs: LossInputs<Scalar>, unbatched: Bool) {
+        let lp = try inputs.values("log_probs")
+        guard lp.rank == 2 else { return (inputs, false) }
+        var one = inputs
+        one["log_probs"] = .values(try lp.reshaped([lp.shape[0], 1, lp.shape[1]]))
+        for name in ["input_lengths", "target_lengths"] {
+            let lengths = try inputs.indices(name)
+            guard lengths.rank == 0 || lengths.shape == [1] else {
+                throw LossError.shapeMismatch(
+                    argument: name, expected: "() or [1] (for an unbatched (T, C) log_probs)", actual: describeShape(lengths.shape))
+            }
+            one[name] = .indices(try lengths.reshaped([1]))
+        }
+        return (one, true)
+    }
+
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
         value: Tensor<Scalar>, gradient: Tensor<Scalar>?
     ) {
+        let (inputs, unbatched) = try batched(inputs)
+        let upstream = try upstream.map { u -> Tensor<Scalar> in
+            guard unbatched && reduction == .none else { return u }
+            try checkUpstream(u, [])  // the 0-d loss's
+            return try u.reshaped([1])
+        }
         let problem = try validated(inputs)
         let n = problem.batch
         let weights = try upstream.map { try ReductionGradient($0, reduction: reduction, shape: [n], count: n) }
@@ -177,7 +202,9 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
             for i in 0..<n { total += losses[i] / Double(max(problem.targetLengths[flat: i], 1)) }
             value = Tensor(scalar: n == 0 ? .nan : Scalar(total / Double(n)))
         }
-        return (value, gradient.map { Tensor(uncheckedShape: problem.logProbs.shape, scalars: $0) })
+        let shape = unbatched ? [problem.steps, problem.classes] : problem.logProbs.shape
+        return (unbatched && reduction == .none ? try value.reshaped([]) : value,
+                gradient.map { Tensor(uncheckedShape: shape, scalars: $0) })
     }
 
     /// The loss of sequence `i`; with `gradientScale`, also writes its gradient.

@@ -13,7 +13,8 @@ PyTorch in float64, gradients by autograd) this script imports rather than copie
   squared norm, as a float32) sets the gradient;
 - gaussian_nll_loss with every var layout PyTorch accepts (one dimension of size 1
   anywhere, or the last dropped);
-- the weight= that PyTorch 2.15 added to l1_loss, mse_loss and huber_loss.
+- the weight= that PyTorch 2.15 added to l1_loss, mse_loss and huber_loss;
+- ctc_loss's unbatched form ((T, C) log-probabilities).
 """
 import argparse, json, os, sys
 
@@ -84,6 +85,15 @@ def main():
             if red == "mean":  # all-zero weights: 0/0 for l1 and mse, 0 for huber
                 gen.add(f"weight/{name}/zeros/{red}", name, {"input": xw, "target": yw, "weight": zeros},
                         {"reduction": red, **opts})
+    # ctc_loss's unbatched form: log_probs (T, C), targets (S) or (1, S), lengths () or (1).
+    lp = torch.log_softmax(gen.randn(6, 4, scale=2.0), dim=1)
+    for red in ("none", "sum", "mean"):
+        gen.add(f"ctc_loss/unbatched/{red}", "ctc_loss",
+                {"log_probs": lp, "targets": t([1, 2, 2]), "input_lengths": t(6), "target_lengths": t(3)},
+                {"reduction": red, "blank": 0})
+        gen.add(f"ctc_loss/unbatched/padded/{red}", "ctc_loss",
+                {"log_probs": lp, "targets": t([[3, 1, 0, 0]]), "input_lengths": t([5]), "target_lengths": t([2])},
+                {"reduction": red, "blank": 0, "zero_infinity": True})
     assert not gen.skipped, gen.skipped
     doc = {"format": "loss-reference/1", "generator": f"PyTorch {torch.__version__} (float64), make_edge_cases.py",
            "seed": 0, "cases": gen.cases}

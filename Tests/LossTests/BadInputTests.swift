@@ -86,8 +86,8 @@ let lossBadInputs: [BadInput] = [
     BadInput("option the loss does not take", .unsupportedOption(function: "mse_loss", option: "beta")) {
         _ = try LossRegistry.make("mse_loss", options: ["beta": .double(1)], as: Double.self)
     },
-    BadInput("constant the loss does not take", .unsupportedOption(function: "mse_loss", option: "weight")) {
-        _ = try LossRegistry.make("mse_loss", constants: ["weight": t([1])], as: Double.self)
+    BadInput("constant the loss does not take", .unsupportedOption(function: "smooth_l1_loss", option: "weight")) {
+        _ = try LossRegistry.make("smooth_l1_loss", constants: ["weight": t([1])], as: Double.self)
     },
     BadInput(
         "unknown reduction",
@@ -254,10 +254,11 @@ let lossBadInputs: [BadInput] = [
         let i = LossInputs<Double>(["input": .values(pair.0), "target": .values(pair.1)])
         _ = try MSELoss<Double>(reduction: .none).backward(i, upstream: Tensor(scalar: 1))
     },
-    BadInput("ctc log_probs of rank 2", .shapeMismatch(argument: "log_probs", expected: "(T, N, C)", actual: "[2, 3]")) {
+    BadInput("ctc log_probs of rank 2 with batched lengths", .shapeMismatch(
+        argument: "input_lengths", expected: "() or [1] (for an unbatched (T, C) log_probs)", actual: "[2]")) {
         try run(
             "ctc_loss",
-            ["log_probs": .values(logits), "targets": .indices(idx([1], [1, 1])), "input_lengths": .indices(idx([2])),
+            ["log_probs": .values(logits), "targets": .indices(idx([1], [1, 1])), "input_lengths": .indices(idx([2, 2])),
              "target_lengths": .indices(idx([1]))])
     },
     BadInput(

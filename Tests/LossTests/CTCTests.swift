@@ -195,6 +195,44 @@ struct LogSoftmaxThenCTC: LossFunction {
         }
     }
 
+    /// PyTorch's unbatched form, `(T, C)` with 0-d lengths, is sequence 1 of the batch
+    /// alone: the same loss (0-d for `none`) and the same gradient, bit for bit.
+    @Test(arguments: Reduction.allCases)
+    func unbatchedInputIsABatchOfOne(reduction: Reduction) throws {
+        let batch = inputs(logits: false)
+        let lp = try batch.values("log_probs"), rows = try batch.indices("targets")
+        let lengths = try batch.indices("target_lengths"), steps = try batch.indices("input_lengths")
+        let i = 1, c = Self.classes
+        let column = (0..<Self.steps).flatMap { t in (0..<c).map { lp[flat: (t * Self.batch + i) * c + $0] } }
+        let labels = Array(rows.scalars[i * Self.padded..<i * Self.padded + lengths[flat: i]])
+        let single = LossInputs<Double>([
+            "log_probs": .values(try Tensor(shape: [Self.steps, c], scalars: column)), "targets": .indices(Tensor(labels)),
+            "input_lengths": .indices(Tensor(scalar: steps[flat: i])), "target_lengths": .indices(Tensor(scalar: lengths[flat: i])),
+        ])
+        let one = LossInputs<Double>([
+            "log_probs": .values(try Tensor(shape: [Self.steps, 1, c], scalars: column)), "targets": .indices(Tensor(labels)),
+            "input_lengths": .indices(Tensor([steps[flat: i]])), "target_lengths": .indices(Tensor([lengths[flat: i]])),
+        ])
+        let ctc = CTCLoss<Double>(reduction: reduction)
+        let value = try ctc.forward(single)
+        #expect(value.shape == [])
+        #expect(value.scalars == (try ctc.forward(one)).scalars)
+        let upstream = Tensor<Double>(scalar: 0.7)
+        let g = try ctc.backward(single, upstream: upstream)["log_probs"]!
+        let gOne = try ctc.backward(one, upstream: reduction == .none ? Tensor([0.7]) : upstream)["log_probs"]!
+        #expect(g.shape == [Self.steps, c])
+        #expect(g.scalars == gOne.scalars)
+        if reduction == .none {
+            #expect(throws: LossError.self) { try ctc.backward(single, upstream: Tensor([0.7])) }
+        }
+        var bad = single
+        bad["input_lengths"] = .indices(Tensor([9, 9]))
+        #expect(throws: LossError.shapeMismatch(
+            argument: "input_lengths", expected: "() or [1] (for an unbatched (T, C) log_probs)", actual: "[2]")) {
+            try ctc.forward(bad)
+        }
+    }
+
     @Test func badInputsThrowTypedErrors() {
         func with(_ name: String, _ value: LossInput<Double>) -> LossInputs<Double> {
             var i = inputs(logits: false)
@@ -232,7 +270,12 @@ struct LogSoftmaxThenCTC: LossFunction {
         #expect(throws: LossError.shapeMismatch(argument: "target_lengths", expected: "[4]", actual: "[3]")) {
             try ctc.forward(with("target_lengths", .indices(Tensor([1, 1, 1]))))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "log_probs", expected: "(T, N, C)", actual: "[9, 5]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "log_probs", expected: "(T, N, C) or (T, C)", actual: "[9, 4, 5, 1]")) {
+            try ctc.forward(with("log_probs", .values(try! Tensor(zeros: [9, 4, 5, 1]))))
+        }
+        // An unbatched (T, C) log_probs with the batch's lengths.
+        #expect(throws: LossError.shapeMismatch(
+            argument: "input_lengths", expected: "() or [1] (for an unbatched (T, C) log_probs)", actual: "[4]")) {
             try ctc.forward(with("log_probs", .values(try! Tensor(zeros: [9, 5]))))
         }
         #expect(throws: LossError.missingInput(name: "input_lengths", expected: "an integer (index) tensor")) {
