@@ -15,11 +15,13 @@
 /// gives the input's shape without the class axis (`()` for a 1-d input),
 /// `mean` divides the sum by the number of samples.
 ///
-/// `weight` must hold one weight per class (shape `(C)`); PyTorch would also
-/// broadcast other shapes, which LossKit rejects. Targets are not restricted to
-/// {0, 1}: the formula above is applied to any value, as in PyTorch.
+/// `weight` is broadcast against the input as PyTorch broadcasts it: one weight per
+/// class `(C)`, per sample `(N, 1)`, or per element `(N, C)`, for example (`w` above
+/// is then that element's weight); a shape that does not broadcast to the input's
+/// throws ``LossError/shapeMismatch(argument:expected:actual:)``. Targets are not
+/// restricted to {0, 1}: the formula above is applied to any value, as in PyTorch.
 public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
-    /// One weight per class, or nil for all ones.
+    /// Weights broadcast against the input (one per class, `(C)`, as a rule), or nil for all ones.
     public var weight: Tensor<Scalar>?
     public var reduction: Reduction
 
@@ -35,7 +37,9 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
         try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
     }
 
-    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, classes: Int, [Int]) {
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (
+        Tensor<Scalar>, Tensor<Scalar>, classes: Int, [Int], weight: (Int) -> Scalar
+    ) {
         let input = try inputs.values("input"), target = try inputs.values("target")
         guard let classes = input.shape.last else {
             throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: describeShape(input.shape))
@@ -44,11 +48,8 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
         guard classes > 0 else {
             throw LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")
         }
-        if let weight, weight.shape != [classes] {
-            throw LossError.shapeMismatch(
-                argument: "weight", expected: "[\(classes)] (one weight per class)", actual: describeShape(weight.shape))
-        }
-        return (input, target, classes, Array(input.shape.dropLast()))
+        let w = try broadcastOrOne(weight, to: input.shape, argument: "weight")
+        return (input, target, classes, Array(input.shape.dropLast()), w)
     }
 
     /// `log(1 + exp(x))` without overflow.
@@ -63,7 +64,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        let (input, target, c, sampleShape) = try prepare(inputs)
+        let (input, target, c, sampleShape, w) = try prepare(inputs)
         let rows = input.count / c
         var losses = [Scalar](repeating: 0, count: rows)
         input.withUnsafeBufferPointer { x in
@@ -73,7 +74,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
                     for k in 0..<c {
                         let i = r * c + k
                         let term = y[i] * Self.softplus(-x[i]) + (1 - y[i]) * Self.softplus(x[i])
-                        total += (weight?[flat: k] ?? 1) * term
+                        total += w(i) * term
                     }
                     losses[r] = total / Scalar(c)
                 }
@@ -83,7 +84,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        let (input, target, c, sampleShape) = try prepare(inputs)
+        let (input, target, c, sampleShape, w) = try prepare(inputs)
         let rows = input.count / c
         let g = try ReductionGradient(upstream, reduction: reduction, shape: sampleShape, count: rows)
         var dx = [Scalar](repeating: 0, count: input.count), dy = dx
@@ -93,7 +94,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
                     let scale = g[r] / Scalar(c)
                     for k in 0..<c {
                         let i = r * c + k
-                        let s = scale * (weight?[flat: k] ?? 1)
+                        let s = scale * w(i)
                         dx[i] = s * (Self.sigmoid(x[i]) - y[i])
                         dy[i] = -s * x[i]
                     }

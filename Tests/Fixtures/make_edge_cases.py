@@ -14,7 +14,8 @@ PyTorch in float64, gradients by autograd) this script imports rather than copie
 - gaussian_nll_loss with every var layout PyTorch accepts (one dimension of size 1
   anywhere, or the last dropped);
 - the weight= that PyTorch 2.15 added to l1_loss, mse_loss and huber_loss;
-- ctc_loss's unbatched form ((T, C) log-probabilities).
+- ctc_loss's unbatched form ((T, C) log-probabilities);
+- multilabel_soft_margin_loss with weights of every shape that broadcasts to the input.
 """
 import argparse, json, os, sys
 
@@ -28,7 +29,7 @@ def main():
                     help="directory of make_cases.py")
     a = ap.parse_args()
     sys.path.insert(0, a.make_cases)
-    from make_cases import Gen  # noqa: E402
+    from make_cases import Gen, f32  # noqa: E402
     import torch  # noqa: E402
 
     t = torch.tensor
@@ -85,6 +86,11 @@ def main():
             if red == "mean":  # all-zero weights: 0/0 for l1 and mse, 0 for huber
                 gen.add(f"weight/{name}/zeros/{red}", name, {"input": xw, "target": yw, "weight": zeros},
                         {"reduction": red, **opts})
+    # multilabel_soft_margin_loss's weight, broadcast as PyTorch broadcasts it.
+    xm, ym = gen.randn(3, 4), f32((gen.rand(3, 4) > 0.5).double())
+    for shape in ((4,), (1, 4), (3, 1), (3, 4)):
+        gen.add(f"multilabel_soft_margin_loss/weight{'x'.join(map(str, shape))}", "multilabel_soft_margin_loss",
+                {"input": xm, "target": ym, "weight": gen.rand(*shape, lo=0.2, hi=2.0)}, {"reduction": "mean"})
     # ctc_loss's unbatched form: log_probs (T, C), targets (S) or (1, S), lengths () or (1).
     lp = torch.log_softmax(gen.randn(6, 4, scale=2.0), dim=1)
     for red in ("none", "sum", "mean"):

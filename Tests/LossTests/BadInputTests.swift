@@ -263,7 +263,7 @@ let lossBadInputs: [BadInput] = [
     },
     BadInput(
         "multilabel_soft_margin weight of the wrong length",
-        .shapeMismatch(argument: "weight", expected: "[3] (one weight per class)", actual: "[6]")
+        .shapeMismatch(argument: "weight", expected: "a shape broadcastable to [2, 3]", actual: "[6]")
     ) {
         try run("multilabel_soft_margin_loss", constants: ["weight": t([1, 1, 1, 1, 1, 1])], ["input": .values(logits), "target": .values(logits)])
     },

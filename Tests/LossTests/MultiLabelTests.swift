@@ -29,10 +29,11 @@ import _TestSupport
 
     @Test(arguments: Reduction.allCases)
     func gradientCheck(reduction: Reduction) throws {
-        for weight in [nil, w] {
+        // None, per class (5), and broadcast as PyTorch does: per sample (4, 1), per element (4, 5).
+        for weight in [nil, w, TestSupport.uniform([4, 1], in: 0.2...2, seed: 206), TestSupport.uniform([4, 5], in: 0.2...2, seed: 207)] {
             let loss = MultiLabelSoftMarginLoss<Double>(weight: weight, reduction: reduction)
             let report = try GradientCheck.check(loss, inputs: inputs)
-            #expect(report.passes(tolerance: 1e-7), "weight=\(weight != nil): \(report)")
+            #expect(report.passes(tolerance: 1e-7), "weight \(weight?.shape ?? []): \(report)")
         }
         // 1-d and 3-d inputs: the class axis is the last one.
         for shape in [[5], [2, 3, 5]] {
@@ -48,8 +49,8 @@ import _TestSupport
     }
 
     @Test func badInputsThrowTypedErrors() {
-        #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "[5] (one weight per class)", actual: "[4, 5]")) {
-            try MultiLabelSoftMarginLoss<Double>(weight: try Tensor(zeros: [4, 5])).forward(inputs)
+        #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "a shape broadcastable to [4, 5]", actual: "[3, 5]")) {
+            try MultiLabelSoftMarginLoss<Double>(weight: try Tensor(zeros: [3, 5])).forward(inputs)
         }
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[4]")) {
             try MultiLabelSoftMarginLoss<Double>()(logits: x, targets: Tensor([1, 0, 1, 0]))
