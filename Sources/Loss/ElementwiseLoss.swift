@@ -44,27 +44,55 @@ extension ElementwiseLoss {
     /// The forward pass from ``value(input:target:)``: what ``forward(_:)`` does unless a
     /// conforming type replaces it (to delegate a special case, say) and still wants it.
     public func elementwiseForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        let (input, target) = try operands(inputs)
-        let values = input.withUnsafeBufferPointer { x in
-            target.withUnsafeBufferPointer { y in
-                (0..<x.count).map { value(input: x[$0], target: y[$0]) }
-            }
-        }
-        return reduce(values, shape: input.shape, reduction)
+        try elementwiseForward(inputs, weight: nil, mean: .byCount)
     }
 
     /// The backward pass from ``derivatives(input:target:)``.
     public func elementwiseBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try elementwiseBackward(inputs, upstream: upstream, weight: nil, mean: .byCount)
+    }
+
+    /// The forward pass with per-element weights (none: all 1): `none` gives `w_i f(x_i, y_i)`,
+    /// `sum` their sum, `mean` that sum over `sum(w)` or the count (`mean`). A weight of
+    /// another shape than the input throws ``LossError/shapeMismatch(argument:expected:actual:)``
+    /// (PyTorch raises `ValueError`); all-zero weights give NaN for `byWeightSum`, as 0/0 in PyTorch.
+    func elementwiseForward(_ inputs: LossInputs<Scalar>, weight: Tensor<Scalar>?, mean: WeightedMean) throws -> Tensor<Scalar> {
         let (input, target) = try operands(inputs)
-        let g = try ReductionGradient(upstream, reduction: reduction, shape: input.shape, count: input.count)
+        if let weight { try checkSameShape(input, "input", weight, "weight") }
+        let values = input.withUnsafeBufferPointer { x in
+            target.withUnsafeBufferPointer { y in
+                (0..<x.count).map { i in
+                    let f = value(input: x[i], target: y[i])
+                    return weight.map { $0[flat: i] * f } ?? f
+                }
+            }
+        }
+        guard let weight, reduction == .mean, mean == .byWeightSum else { return reduce(values, shape: input.shape, reduction) }
+        let total = values.withUnsafeBufferPointer { sum($0) }, weights = weight.withUnsafeBufferPointer { sum($0) }
+        return Tensor(scalar: total / weights)
+    }
+
+    /// The backward pass with per-element weights (none: all 1): `∂/∂x_i = g_i w_i ∂f/∂x`,
+    /// with `g` the upstream (`none`), its value (`sum`), or its value over `sum(w)` or the
+    /// count (`mean`). The weights are constants (no gradient), as PyTorch's `weight` in the
+    /// reference cases.
+    func elementwiseBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>, weight: Tensor<Scalar>?, mean: WeightedMean)
+        throws -> [String: Tensor<Scalar>]
+    {
+        let (input, target) = try operands(inputs)
+        if let weight { try checkSameShape(input, "input", weight, "weight") }
+        let divisor: Scalar
+        if let weight, mean == .byWeightSum { divisor = weight.withUnsafeBufferPointer { sum($0) } } else { divisor = Scalar(input.count) }
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: input.shape, divisor: divisor)
         var dx = [Scalar](repeating: 0, count: input.count)
         var dy = [Scalar](repeating: 0, count: input.count)
         input.withUnsafeBufferPointer { x in
             target.withUnsafeBufferPointer { y in
                 for i in 0..<x.count {
                     let (a, b) = derivatives(input: x[i], target: y[i])
-                    dx[i] = g[i] * a
-                    dy[i] = g[i] * b
+                    let gi = weight.map { g[i] * $0[flat: i] } ?? g[i]
+                    dx[i] = gi * a
+                    dy[i] = gi * b
                 }
             }
         }
@@ -78,44 +106,6 @@ extension ElementwiseLoss {
 /// (a tensor of the input's shape) divides `l1_loss` and `mse_loss` by the weights'
 /// sum, `sum(w f) / sum(w)`, and `huber_loss` by the count, `mean(w f)`.
 enum WeightedMean: Sendable { case byWeightSum, byCount }
-
-extension ElementwiseLoss {
-    /// The forward pass with per-element weights: `none` gives `w_i f(x_i, y_i)`, `sum`
-    /// their sum, `mean` that sum over `sum(w)` or the count (`mean`). A weight of
-    /// another shape than the input throws ``LossError/shapeMismatch(argument:expected:actual:)``
-    /// (PyTorch raises `ValueError`); all-zero weights give NaN for `byWeightSum`, as 0/0 in PyTorch.
-    func weightedForward(_ inputs: LossInputs<Scalar>, weight: Tensor<Scalar>, mean: WeightedMean) throws -> Tensor<Scalar> {
-        let (input, target) = try operands(inputs)
-        try checkSameShape(input, "input", weight, "weight")
-        let values = (0..<input.count).map { weight[flat: $0] * value(input: input[flat: $0], target: target[flat: $0]) }
-        guard reduction == .mean, mean == .byWeightSum else { return reduce(values, shape: input.shape, reduction) }
-        let total = values.withUnsafeBufferPointer { sum($0) }, weights = weight.withUnsafeBufferPointer { sum($0) }
-        return Tensor(scalar: total / weights)
-    }
-
-    /// The backward pass with per-element weights: `∂/∂x_i = g_i w_i ∂f/∂x`, with `g` the
-    /// upstream (`none`), its value (`sum`), or its value over `sum(w)` or the count (`mean`).
-    /// The weights are constants (no gradient), as PyTorch's `weight` in the reference cases.
-    func weightedBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>, weight: Tensor<Scalar>, mean: WeightedMean)
-        throws -> [String: Tensor<Scalar>]
-    {
-        let (input, target) = try operands(inputs)
-        try checkSameShape(input, "input", weight, "weight")
-        try checkUpstream(upstream, reducedShape(input.shape, reduction))
-        let divisor: Scalar = reduction != .mean ? 1
-            : mean == .byWeightSum ? weight.withUnsafeBufferPointer { sum($0) } : Scalar(input.count)
-        var dx = [Scalar](repeating: 0, count: input.count), dy = dx
-        for i in 0..<input.count {
-            let g = (reduction == .none ? upstream[flat: i] : upstream[flat: 0] / divisor) * weight[flat: i]
-            let (a, b) = derivatives(input: input[flat: i], target: target[flat: i])
-            dx[i] = g * a
-            dy[i] = g * b
-        }
-        var result = ["input": Tensor(uncheckedShape: input.shape, scalars: dx)]
-        if targetIsDifferentiable { result["target"] = Tensor(uncheckedShape: input.shape, scalars: dy) }
-        return result
-    }
-}
 
 /// The sign of `d` with `sign(0) = 0`, as `torch.sign` (used by L1's gradient).
 @inline(__always)

@@ -19,12 +19,17 @@ func reducedShape(_ shape: [Int], _ reduction: Reduction) -> [Int] {
 }
 
 /// The upstream gradient seen by element `i` of a reduced loss: `upstream[i]`
-/// for `none`, `g` for `sum`, `g / count` for `mean`.
+/// for `none`, `g` for `sum`, `g / count` (or another divisor) for `mean`.
 struct ReductionGradient<T: KernelScalar> {
     let perElement: [T]?
     let uniform: T
 
     init(_ upstream: Tensor<T>, reduction: Reduction, shape: [Int], count: Int) throws {
+        try self.init(upstream, reduction: reduction, shape: shape, divisor: T(count))
+    }
+
+    /// With `mean` dividing by `divisor` instead of a count (a weighted mean's sum of weights).
+    init(_ upstream: Tensor<T>, reduction: Reduction, shape: [Int], divisor: T) throws {
         try checkUpstream(upstream, reducedShape(shape, reduction))
         switch reduction {
         case .none:
@@ -35,7 +40,7 @@ struct ReductionGradient<T: KernelScalar> {
             uniform = upstream[flat: 0]
         case .mean:
             perElement = nil
-            uniform = upstream[flat: 0] / T(count)
+            uniform = upstream[flat: 0] / divisor
         }
     }
 

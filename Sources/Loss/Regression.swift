@@ -19,11 +19,11 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        if let weight { return try weightedForward(inputs, weight: weight, mean: .byWeightSum) }
+        if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.absoluteError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
+        if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
     }
 
@@ -54,11 +54,11 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        if let weight { return try weightedForward(inputs, weight: weight, mean: .byWeightSum) }
+        if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.squaredError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
+        if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
     }
 

@@ -82,13 +82,11 @@ public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        if let weight { return try weightedForward(inputs, weight: weight, mean: .byCount) }
-        return try elementwiseForward(inputs)
+        try elementwiseForward(inputs, weight: weight, mean: .byCount)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        if let weight { return try weightedBackward(inputs, upstream: upstream, weight: weight, mean: .byCount) }
-        return try elementwiseBackward(inputs, upstream: upstream)
+        try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byCount)
     }
 
     /// The loss of `input` against `target` (same shapes).

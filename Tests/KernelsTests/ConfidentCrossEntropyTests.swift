@@ -24,29 +24,10 @@ import _TestSupport
         return (x, targets)
     }
 
+    /// The gradient (gradient scale 1 / rows) through LongCrossEntropyRowTests' call.
     func run(_ x: [Float], _ targets: [Int], length: Int, set: InstructionSet, weights: [Float]?, smoothing: Float) throws -> [Float] {
-        let layout = AxisLayout(outer: x.count / length, length: length)
-        var loss = [Float](repeating: 0, count: layout.rows), grad = [Float](repeating: .nan, count: x.count)
-        try InstructionSetTests().withSet(set) {
-            try x.withUnsafeBufferPointer { xb in
-                try targets.withUnsafeBufferPointer { tb in
-                    try loss.withUnsafeMutableBufferPointer { lb in
-                        try grad.withUnsafeMutableBufferPointer { gb in
-                            if let weights {
-                                try weights.withUnsafeBufferPointer { wb in
-                                    try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, classWeights: wb,
-                                                            labelSmoothing: smoothing, losses: lb, gradient: gb, gradientScale: 0.5)
-                                }
-                            } else {
-                                try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, labelSmoothing: smoothing,
-                                                        losses: lb, gradient: gb, gradientScale: 0.5)
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return grad
+        try LongCrossEntropyRowTests().crossEntropy(
+            x, targets: targets, length: length, set: set, weights: weights, smoothing: smoothing, fill: .nan).grad
     }
 
     /// The worst error of the target entries relative to their terms' magnitudes, and how
@@ -54,7 +35,7 @@ import _TestSupport
     func targetErrors(_ grad: [Float], _ x: [Float], _ targets: [Int], length: Int, weights: [Float]?, smoothing: Double)
         -> (worst: Double, tiny: Int)
     {
-        let rows = x.count / length
+        let rows = x.count / length, g = 1 / Double(rows)
         let logp = referenceSoftmax(x.map(Double.init), AxisLayout(outer: rows, length: length), log: true)
         var worst = 0.0, tiny = 0
         for r in 0..<rows {
@@ -64,10 +45,10 @@ import _TestSupport
             let others = (0..<length).reduce(0.0) { $1 == t ? $0 : $0 + Double.exp(logp[base + $1]) }  // 1 - p_t
             if others < 6e-8 { tiny += 1 }
             let smoothingRest = (0..<length).reduce(0.0) { $1 == t ? $0 : $0 + smoothing / Double(length) * w($1) }
-            let want = 0.5 * (smoothingRest - total * others)  // g (p_t total - a_t)
+            let want = g * (smoothingRest - total * others)  // g (p_t total - a_t)
             // Relative to the sum of the two terms' magnitudes (with smoothing they can cancel
             // by design); without smoothing that is |want| itself.
-            let scale = 0.5 * (smoothingRest + total * others)
+            let scale = g * (smoothingRest + total * others)
             if scale == 0 {
                 worst = max(worst, grad[base + t] == 0 ? 0 : .infinity)
             } else {
@@ -81,7 +62,7 @@ import _TestSupport
     func targetEntryKeepsItsDigits(length: Int) throws {
         let rows = max(8, min(200, 400_000 / length))
         let (x, targets) = Self.logits(length: length, rows: rows)
-        let w = (0..<length).map { Float(0.5 + Double(($0 &* 37) % 151) / 100) }
+        let w = LongCrossEntropyRowTests().weights(length)
         for set in InstructionSetTests.supported {
             for (weights, smoothing) in [(nil, 0.0), (w, 0.0), (w, 0.1)] as [([Float]?, Double)] {
                 let grad = try run(x, targets, length: length, set: set, weights: weights, smoothing: Float(smoothing))
