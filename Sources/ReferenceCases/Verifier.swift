@@ -64,14 +64,15 @@ public struct CaseResult: Sendable {
 public enum Verifier {
     public static func run(_ c: ReferenceCase, precision: Precision) -> CaseResult {
         switch precision {
-        case .float: return run(c, as: Float.self, tolerance: precision.tolerance, roundoff: precision.roundoff)
-        case .double: return run(c, as: Double.self, tolerance: precision.tolerance, roundoff: precision.roundoff)
+        case .float: return run(c, as: Float.self, precision: precision)
+        case .double: return run(c, as: Double.self, precision: precision)
         }
     }
 
     static func run<T: KernelScalar>(
-        _ c: ReferenceCase, as _: T.Type, tolerance: (relative: Double, absolute: Double), roundoff: Double
+        _ c: ReferenceCase, as _: T.Type, precision: Precision
     ) -> CaseResult {
+        let (relative, absolute) = precision.tolerance
         var result = CaseResult(id: c.id, function: c.function, status: .fail, maxError: nil, message: nil)
         var inputs = LossInputs<T>()
         var constants: [String: Tensor<T>] = [:]
@@ -105,8 +106,7 @@ public enum Verifier {
         do {
             let output = try loss.forward(inputs)
             let outputScale = max(1, maxFinite(c.output.values))
-            compare(output, c.output, "output", (tolerance.relative, tolerance.absolute, roundoff * outputScale),
-                    &worst, &problems)
+            compare(output, c.output, "output", (relative, absolute, precision.roundoff * outputScale), &worst, &problems)
             if !c.gradients.isEmpty {
                 let upstream = try c.upstream.tensor(T.self)
                 let gradients = try loss.backward(inputs, upstream: upstream)
@@ -119,7 +119,7 @@ public enum Verifier {
                     }
                     var count = 0, why = ""
                     compare(got, c.gradients[name]!, "gradient of \(name)",
-                            (tolerance.relative, tolerance.absolute, roundoff * termScale), &worst, &problems) { k, g, w in
+                            (relative, absolute, precision.roundoff * termScale), &worst, &problems) { k, g, w in
                         guard let rule = rules.first(where: { $0.explains(c, name, k, g, w) }) else { return false }
                         count += 1
                         why = rule.explanation
