@@ -9,6 +9,11 @@ PyTorch / LossKit (> 1 means LossKit is faster). Needs `pip install torch`.
     python3 Benchmarks/compare_pytorch.py [--losskit .build/release/losskit] [--rounds 3] [--quick]
     python3 Benchmarks/compare_pytorch.py --ops softmax --shapes 2048x2048,512x8192
     python3 Benchmarks/compare_pytorch.py --ops softmax,log-softmax --sweep   # rows of 16 ... 32768
+
+Beside the two, each row gives the machine's memory floor for the operation's bytes, measured
+in the same rounds by Benchmarks/memory_floor.c (built here with `cc -O2 -march=native`): the
+time to read the inputs once and write the outputs once and do nothing else, at the same
+thread count, and LossKit's time as a multiple of it. --no-floor leaves it out.
 """
 import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
 
@@ -48,13 +53,15 @@ def torch_step(op, dims):
             w.grad = None
             F.linear_cross_entropy(x, w, t).backward()
         return step
-    if len(dims) == 2 or op in ROW_OPS:
+    if op in ROW_OPS:
         n, c = dims if len(dims) == 2 else (1, dims[0])  # one row, as `losskit bench` reads a count
         x = (3 * torch.randn(n, c, generator=g)).float()
         t = torch.randint(0, c, (n,), generator=g)
     else:
-        x = (3 * torch.randn(dims[0], generator=g)).float()
-        y = torch.rand(dims[0], generator=g).float()
+        # ROWSxCOLUMNS is that many elements, as `losskit bench` reads it.
+        count = dims[0] * dims[1] if len(dims) == 2 else dims[0]
+        x = (3 * torch.randn(count, generator=g)).float()
+        y = torch.rand(count, generator=g).float()
     if op == "cross-entropy":
         x.requires_grad_(True)
         def step():
@@ -77,6 +84,38 @@ def torch_step(op, dims):
             x.grad = None
             loss(x, y).backward()
     return step
+
+
+def floor_traffic(op, dims):
+    """(floats read, floats written) that `losskit bench OP` cannot do without: the input (and
+    the target, for the pointwise losses) read once, the output or gradient written once.
+    Class-index targets and per-row results are left out (a float per row at most). None for
+    linear-cross-entropy, whose time is its GEMMs'."""
+    if len(dims) == 3:
+        return None
+    n = dims[0] * dims[1] if len(dims) == 2 else dims[0]
+    if op in ("cross-entropy-forward", "logsumexp"):
+        return n, 0
+    if op in ("mse", "l1", "bce-with-logits"):
+        return 2 * n, n
+    return n, n
+
+
+def build_floor():
+    """Builds memory_floor.c next to this script (in .build/, which git ignores); returns its path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, ".build", "memory_floor")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-march=native", "-pthread", "-o", out, os.path.join(here, "memory_floor.c")],
+                   check=True)
+    return out
+
+
+def time_floor(binary, traffic, threads):
+    out = subprocess.run([binary, str(traffic[0]), str(traffic[1]), str(threads), "0.3"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["floor_ns"]
 
 
 def time_torch(step, seconds=1.0):
@@ -123,6 +162,7 @@ def main():
     ap.add_argument("--ops", help="comma-separated operations to run (default: all)")
     ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the issue's")
     ap.add_argument("--shapes", help="comma-separated shapes (e.g. 2048x2048,4194304) for the operations in --ops")
+    ap.add_argument("--no-floor", action="store_true", help="leave out the memory floor columns")
     ap.add_argument("--sweep", action="store_true",
                     help="rows of 16 to 32768 columns, ~4M elements each, for the row operations in --ops")
     a = ap.parse_args()
@@ -146,24 +186,38 @@ def main():
         pass
     print(f"# LossKit vs PyTorch {torch.__version__}, {datetime.date.today()}, {cpu}, {os.cpu_count()} cores")
     print(f"# medians of {a.rounds} alternating rounds (each round ~1 s per side); ratio = PyTorch / LossKit")
+    floor = None if a.no_floor else build_floor()
     print(f"# before: {host_check()}")
+    if floor:
+        print("# floor: the same bytes read once and written once (memory_floor.c), same rounds and threads")
     print()
-    print("| operation | shape | threads | PyTorch ms | LossKit ms | ratio |")
-    print("|---|---|---:|---:|---:|---:|")
+    if floor:
+        print("| operation | shape | threads | PyTorch ms | LossKit ms | ratio | floor ms | LossKit / floor |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+    else:
+        print("| operation | shape | threads | PyTorch ms | LossKit ms | ratio |")
+        print("|---|---|---:|---:|---:|---:|")
     for op, shape in cases:
         dims = [int(d) for d in shape.split("x")]
         for threads in [int(t) for t in a.threads.split(",")]:
             torch.set_num_threads(threads)
             step = torch_step(op, dims)
-            tt, lt = [], []
+            traffic = floor_traffic(op, dims) if floor else None
+            tt, lt, ft = [], [], []
             for _ in range(a.rounds):
                 tt.append(time_torch(step))
                 # PyTorch's OpenMP workers spin for a while after a parallel region: let them
                 # go idle, so that they do not take a core from the next measurement.
                 time.sleep(0.3)
                 lt.append(time_losskit(a.losskit, op, shape, threads))
+                if traffic:
+                    ft.append(time_floor(floor, traffic, threads))
             t, l = statistics.median(tt), statistics.median(lt)
-            print(f"| {op} | {shape} | {threads} | {t / 1e6:.3f} | {l / 1e6:.3f} | {t / l:.2f}x |", flush=True)
+            row = f"| {op} | {shape} | {threads} | {t / 1e6:.3f} | {l / 1e6:.3f} | {t / l:.2f}x |"
+            if floor:
+                f = statistics.median(ft) if ft else None
+                row += f" {f / 1e6:.3f} | {l / f:.2f}x |" if f else " — | — |"
+            print(row, flush=True)
     print()
     print(f"# after: {host_check()}")
 
