@@ -107,8 +107,12 @@ def build_floor():
     out = os.path.join(here, ".build", "memory_floor")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, "-O2", "-march=native", "-pthread", "-o", out, os.path.join(here, "memory_floor.c")],
-                   check=True)
+    try:
+        subprocess.run([cc, "-O2", "-march=native", "-pthread", "-o", out, os.path.join(here, "memory_floor.c")],
+                       check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.exit(f"compare_pytorch.py: could not build memory_floor.c with {cc!r} ({e}); "
+                 "set CC to a C compiler, or pass --no-floor")
     return out
 
 
