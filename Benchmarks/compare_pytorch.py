@@ -40,6 +40,11 @@ SWEEP_LENGTHS = (16, 24, 48, 100, 128, 160, 200, 256, 320, 512, 768, 1000, 1500,
 ROW_OPS = ("cross-entropy", "cross-entropy-forward", "softmax", "log-softmax", "logsumexp")
 
 
+def element_count(dims):
+    """ROWSxCOLUMNS or a count: the number of elements, as `losskit bench` reads it."""
+    return dims[0] * dims[1] if len(dims) == 2 else dims[0]
+
+
 def torch_step(op, dims):
     """A closure running one PyTorch step equivalent to `losskit bench OP`."""
     g = torch.Generator().manual_seed(1)
@@ -58,8 +63,7 @@ def torch_step(op, dims):
         x = (3 * torch.randn(n, c, generator=g)).float()
         t = torch.randint(0, c, (n,), generator=g)
     else:
-        # ROWSxCOLUMNS is that many elements, as `losskit bench` reads it.
-        count = dims[0] * dims[1] if len(dims) == 2 else dims[0]
+        count = element_count(dims)
         x = (3 * torch.randn(count, generator=g)).float()
         y = torch.rand(count, generator=g).float()
     if op == "cross-entropy":
@@ -93,7 +97,7 @@ def floor_traffic(op, dims):
     linear-cross-entropy, whose time is its GEMMs'."""
     if len(dims) == 3:
         return None
-    n = dims[0] * dims[1] if len(dims) == 2 else dims[0]
+    n = element_count(dims)
     if op in ("cross-entropy-forward", "logsumexp"):
         return n, 0
     if op in ("mse", "l1", "bce-with-logits"):
