@@ -1,9 +1,12 @@
 # LossKit: `make demo` (the tour) and `make test` (every test) do all set-up on a
 # fresh Debian/Ubuntu machine, installing OpenBLAS/LAPACKE with apt when missing.
+# The libraries are the root package; the `losskit` tool is the nested package in
+# Tool/ (its binary: Tool/.build/release/losskit after `make tool`).
 SWIFT ?= swift
+LOSSKIT := Tool/.build/release/losskit
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo verify bench compare clean sanitize sanitize-address sanitize-thread fuzz
+.PHONY: deps build tool test demo verify bench compare clean sanitize sanitize-address sanitize-thread fuzz
 
 # OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
 deps:
@@ -16,44 +19,55 @@ deps:
 
 build: deps
 	$(SWIFT) build
+	$(SWIFT) build --package-path Tool
 
+# The command-line tool, release build.
+tool: deps
+	$(SWIFT) build -c release --package-path Tool --product losskit
+
+# The libraries' tests, then the tool's.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(SWIFT) build --build-tests --package-path Tool
+	$(SWIFT) test --skip-build --package-path Tool
 
 demo: deps
-	$(SWIFT) run -c release losskit tour
+	$(SWIFT) run -c release --package-path Tool losskit tour
 
 # Check LossKit against the bundled PyTorch reference cases in both precisions.
-verify: deps
-	$(SWIFT) build -c release --product losskit
-	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision float
-	.build/release/losskit verify Tests/Fixtures/torch-cases*.json --precision double
+verify: tool
+	$(LOSSKIT) verify Tests/Fixtures/torch-cases*.json --precision float
+	$(LOSSKIT) verify Tests/Fixtures/torch-cases*.json --precision double
 
 # package-benchmark suite (nested package in Benchmarks/): wall clock, allocations, peak memory.
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
 
 # Side by side with PyTorch on this CPU (needs `pip install torch`): prints a Markdown table.
-compare: deps
-	$(SWIFT) build -c release --product losskit
+compare: tool
 	python3 -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: pip install torch"; exit 1; }
-	python3 Benchmarks/compare_pytorch.py --losskit .build/release/losskit $(COMPARE_ARGS)
+	python3 Benchmarks/compare_pytorch.py --losskit $(LOSSKIT) $(COMPARE_ARGS)
 
 # The whole test suite under AddressSanitizer, then ThreadSanitizer, each in its own
 # scratch directory (the CLI tests run the sanitized losskit built next to them).
 # Not part of `make test`: each build takes minutes.
 sanitize: sanitize-address sanitize-thread
 
+ASAN_ENV = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp
+TSAN_ENV = SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/Sanitizers/tsan.supp
+
 sanitize-address: deps
 	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
-	SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/Sanitizers/lsan.supp \
-		$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	$(ASAN_ENV) $(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	$(SWIFT) build --build-tests --sanitize=address --package-path Tool --scratch-path Tool/.build-asan
+	$(ASAN_ENV) $(SWIFT) test --skip-build --sanitize=address --package-path Tool --scratch-path Tool/.build-asan
 
 sanitize-thread: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	SWIFT_BACKTRACE=enable=no TSAN_OPTIONS=halt_on_error=1:suppressions=$(CURDIR)/Sanitizers/tsan.supp \
-		$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	$(TSAN_ENV) $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) build --build-tests --sanitize=thread --package-path Tool --scratch-path Tool/.build-tsan
+	$(TSAN_ENV) $(SWIFT) test --skip-build --sanitize=thread --package-path Tool --scratch-path Tool/.build-tsan
 
 # libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 60) from its corpus
 # and the committed crashers; a crash stops the run and leaves the input in Fuzz/findings/.
@@ -62,4 +76,4 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
 
 clean:
-	rm -rf .build .build-asan .build-tsan Fuzz/.build
+	rm -rf .build .build-asan .build-tsan Fuzz/.build Tool/.build Tool/.build-asan Tool/.build-tsan Benchmarks/.build

@@ -6,7 +6,7 @@ For each operation, shape and thread count, PyTorch (in this process) and
 each side's median over its rounds' medians is reported with the ratio
 PyTorch / LossKit (> 1 means LossKit is faster). Needs `pip install torch`.
 
-    python3 Benchmarks/compare_pytorch.py [--losskit .build/release/losskit] [--rounds 3] [--quick]
+    python3 Benchmarks/compare_pytorch.py [--losskit Tool/.build/release/losskit] [--rounds 3] [--quick]
     python3 Benchmarks/compare_pytorch.py --ops softmax --shapes 2048x2048,512x8192
     python3 Benchmarks/compare_pytorch.py --ops softmax,log-softmax --sweep   # rows of 16 ... 32768
 
@@ -163,7 +163,7 @@ def time_losskit(binary, op, shape, threads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--losskit", default=".build/release/losskit")
+    ap.add_argument("--losskit", default="Tool/.build/release/losskit")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true", help="three cases only")

@@ -22,14 +22,13 @@ import CLossKernels
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: Int64.self)
 }
 
-@usableFromInline enum CPrecision { case single, double }
+package enum CPrecision { case single, double }
 
-/// The C kernels exist for Float and Double only.
-@usableFromInline
-func requireCKernels<T: KernelScalar>(_: T.Type) throws -> CPrecision {
+/// The C kernels exist for Float and Double only: any other scalar type is an error.
+package func requireCKernels<T: KernelScalar>(_: T.Type) throws -> CPrecision {
     if T.self == Float.self { return .single }
     if T.self == Double.self { return .double }
-    throw LossError.unsupportedFunction("kernels for \(T.self) (Float and Double are supported)")
+    throw LossError.unsupportedScalar(String(describing: T.self))
 }
 
 /// The base address of a buffer; an empty buffer gives a valid dummy address

@@ -28,11 +28,11 @@ public func rowMean<T: KernelScalar>(
 }
 
 /// The sum of a whole buffer (Double accumulation), without allocating.
-public func sum<T: KernelScalar>(_ x: UnsafeBufferPointer<T>) -> T {
+public func sum<T: KernelScalar>(_ x: UnsafeBufferPointer<T>) throws -> T {
     var result = T.zero
-    withUnsafeMutablePointer(to: &result) { p in
+    try withUnsafeMutablePointer(to: &result) { p in
         let out = UnsafeMutableBufferPointer(start: p, count: 1)
-        try? rowSum(x, layout: AxisLayout(outer: 1, length: x.count), into: out)
+        try rowSum(x, layout: AxisLayout(outer: 1, length: x.count), into: out)
     }
     return result
 }

@@ -44,6 +44,7 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let x = try inputs.values("input")
         let layout = try AxisLayout(shape: x.shape, axis: dim)
         let shape = try outputShape(x.shape)
@@ -64,6 +65,7 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let x = try inputs.values("input")
         let layout = try AxisLayout(shape: x.shape, axis: dim)
         try checkUpstream(upstream, try outputShape(x.shape))
@@ -115,5 +117,17 @@ func eachElement(_ layout: AxisLayout, _ body: (_ flat: Int, _ row: Int) -> Void
                 flat += 1
             }
         }
+    }
+}
+
+extension AxisFunction {
+    /// The function of `input` along ``dim``.
+    public func callAsFunction(_ input: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try typedValue([.values(input)])
+    }
+
+    /// The function of `input` and the gradient of the sum of its outputs.
+    public func valueWithGradient(_ input: Tensor<Scalar>) throws -> ValueWithGradient<Scalar> {
+        try typedValueWithGradient([.values(input)])
     }
 }

@@ -9,18 +9,13 @@
 /// `weight` is broadcast to the input's shape. Probabilities outside `[0, 1]`
 /// (or NaN) are rejected with ``LossError/invalidValue(argument:position:value:expected:)``,
 /// as PyTorch rejects them. `mean` divides by the number of elements.
-public struct BCELoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
+public struct BCELoss<Scalar: KernelScalar>: InputTargetLoss, ElementwiseWeightedLoss {
     public var weight: Tensor<Scalar>?
     public var reduction: Reduction
 
     public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.weight = weight
         self.reduction = reduction
-    }
-
-    /// The loss of predicted probabilities against targets in [0, 1].
-    public func callAsFunction(probabilities: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(probabilities), "target": .values(targets)]))
     }
 
     /// PyTorch's floor for `p (1 - p)` in the gradient: 1e-12 rounded to Float,
@@ -37,13 +32,13 @@ public struct BCELoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
     }
 
     func value(_ p: Scalar, _ y: Scalar, _ e: Scalar) -> Scalar {
-        let logP = max(Scalar.log(p), -100), log1mP = max(Scalar.log1p(-p), -100)
+        let logP = max(Scalar.log(p), -100), log1mP = max(Scalar.log(onePlus: -p), -100)
         return -(y * logP + (1 - y) * log1mP)
     }
 
     func derivatives(_ p: Scalar, _ y: Scalar, _ e: Scalar) -> (Scalar, Scalar) {
         let dp = (p - y) / max((1 - p) * p, Self.epsilon)
-        let dy = Scalar.log1p(-p) - Scalar.log(p)
+        let dy = Scalar.log(onePlus: -p) - Scalar.log(p)
         return (dp, dy)
     }
 }
@@ -60,7 +55,7 @@ public struct BCELoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
 ///
 /// `weight` is broadcast to the input's shape and `pos_weight` along the last
 /// dimension (one weight per class), as in PyTorch. `mean` divides by the number of elements.
-public struct BCEWithLogitsLoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
+public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, ElementwiseWeightedLoss {
     public var weight: Tensor<Scalar>?
     public var positiveWeight: Tensor<Scalar>?
     public var reduction: Reduction
@@ -71,18 +66,15 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
         self.reduction = reduction
     }
 
-    /// The loss of logits against targets in [0, 1].
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
-    }
-
     /// Without weights, the fused vectorized kernel; with them, the general path.
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         guard weight == nil && positiveWeight == nil else { return try weightedForward(inputs) }
         return try pointwiseForward(.logisticWithLogits, inputs, reduction, 1)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         guard weight == nil && positiveWeight == nil else { return try weightedBackward(inputs, upstream: upstream) }
         var g = try pointwiseBackward(.logisticWithLogits, inputs, upstream, reduction, 1)
         // ∂f/∂y = -x (pos_weight = 1), times the upstream gradient seen by each element.
@@ -98,7 +90,7 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: ElementwiseWeightedLoss {
     }
 
     @inline(__always) static func softplusNeg(_ x: Scalar) -> Scalar {
-        max(-x, 0) + Scalar.log1p(Scalar.exp(-abs(x)))
+        max(-x, 0) + Scalar.log(onePlus: Scalar.exp(-abs(x)))
     }
 
     @inline(__always) static func sigmoid(_ x: Scalar) -> Scalar {
@@ -148,16 +140,20 @@ extension ElementwiseWeightedLoss {
         return (input, target, w, e)
     }
 
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> { try weightedForward(inputs) }
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
+        return try weightedForward(inputs)
+    }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try weightedBackward(inputs, upstream: upstream)
+        try validate(inputs)
+        return try weightedBackward(inputs, upstream: upstream)
     }
 
     func weightedForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         let (input, target, w, e) = try prepare(inputs)
         let values = (0..<input.count).map { i in w(i) * value(input[flat: i], target[flat: i], e(i)) }
-        return reduce(values, shape: input.shape, reduction)
+        return try reduce(values, shape: input.shape, reduction)
     }
 
     func weightedBackward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {

@@ -56,23 +56,13 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         [.values("log_probs"), .indices("targets"), .indices("input_lengths"), .indices("target_lengths")]
     }
 
-    /// The loss of `logProbabilities` `(T, N, C)` against padded `targets` `(N, S)` or
-    /// concatenated `targets` `(Σ targetLengths)`.
-    public func callAsFunction(
-        logProbabilities: Tensor<Scalar>, targets: Tensor<Int>, inputLengths: Tensor<Int>, targetLengths: Tensor<Int>
-    ) throws -> Tensor<Scalar> {
-        try forward(
-            LossInputs([
-                "log_probs": .values(logProbabilities), "targets": .indices(targets),
-                "input_lengths": .indices(inputLengths), "target_lengths": .indices(targetLengths),
-            ]))
-    }
-
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try evaluate(inputs, upstream: nil).value
+        try validate(inputs)
+        return try evaluate(inputs, upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         guard let gradient = try evaluate(inputs, upstream: upstream).gradient else { return [:] }
         return ["log_probs": gradient]
     }
@@ -278,5 +268,22 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
     if a == -.infinity { return b }
     if b == -.infinity { return a }
     let m = max(a, b)
-    return m + Double.log1p(Double.exp(-abs(a - b)))
+    return m + Double.log(onePlus: Double.exp(-abs(a - b)))
+}
+
+extension CTCLoss {
+    /// The loss of `logProbs` `(T, N, C)` (or `(T, C)`) against padded `targets` `(N, S)`
+    /// or concatenated `targets` `(Σ targetLengths)`.
+    public func callAsFunction(
+        _ logProbs: Tensor<Scalar>, _ targets: Tensor<Int>, inputLengths: Tensor<Int>, targetLengths: Tensor<Int>
+    ) throws -> Tensor<Scalar> {
+        try typedValue([.values(logProbs), .indices(targets), .indices(inputLengths), .indices(targetLengths)])
+    }
+
+    /// The loss and its gradient with respect to `logProbs`.
+    public func valueWithGradient(
+        _ logProbs: Tensor<Scalar>, _ targets: Tensor<Int>, inputLengths: Tensor<Int>, targetLengths: Tensor<Int>
+    ) throws -> ValueWithGradient<Scalar> {
+        try typedValueWithGradient([.values(logProbs), .indices(targets), .indices(inputLengths), .indices(targetLengths)])
+    }
 }

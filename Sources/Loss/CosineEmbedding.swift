@@ -36,11 +36,6 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .constant("target")] }
 
-    /// The loss of pairs of embeddings against labels of 1 (similar) and -1 (dissimilar).
-    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input1": .values(input1), "input2": .values(input2), "target": .values(targets)]))
-    }
-
     private struct Rows {
         var a: Tensor<Scalar>
         var b: Tensor<Scalar>
@@ -95,6 +90,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let r = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: r.samples)
         r.a.withUnsafeBufferPointer { a in
@@ -105,10 +101,11 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
                 }
             }
         }
-        return reduce(losses, shape: r.outputShape, reduction)
+        return try reduce(losses, shape: r.outputShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let r = try prepare(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: r.outputShape, count: r.samples)
         var da = [Scalar](repeating: 0, count: r.a.count), db = da
@@ -130,5 +127,21 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             "input1": Tensor(uncheckedShape: r.a.shape, scalars: da),
             "input2": Tensor(uncheckedShape: r.b.shape, scalars: db),
         ]
+    }
+}
+
+extension CosineEmbeddingLoss {
+    /// The loss of pairs of embeddings `input1`, `input2` against `target` labels of 1 (similar) and -1 (dissimilar).
+    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(input1), .values(input2), .values(target)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
+    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
     }
 }

@@ -20,7 +20,7 @@
 ///   the mean is NaN (0/0);
 /// - with probabilities, `mean` divides by the number of samples `N·d1···dk`,
 ///   whatever the weights.
-public struct CrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
+public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     public var weight: Tensor<Scalar>?
     public var ignoreIndex: Int
     public var labelSmoothing: Scalar
@@ -41,35 +41,50 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
 
     /// `target` holds class indices (an index tensor) or probabilities (a value
     /// tensor of the input's shape); the gradient for `target` is returned in the latter case.
-    public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
+    public var inputSpecs: [InputSpec] { [.values("input"), InputSpec("target", kind: .indicesOrValues)] }
 
-    /// The loss for class-index targets.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try evaluate(logits: logits, targets: .indices(targets), upstream: nil).value
+    /// The loss of the logits `input` against the class indices `target`.
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Int>) throws -> Tensor<Scalar> {
+        try inSwiftTerms { try evaluate(logits: input, targets: .indices(target), upstream: nil).value }
     }
 
-    /// The loss for probability targets.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try evaluate(logits: logits, targets: .values(targets), upstream: nil).value
+    /// The loss of the logits `input` against class probabilities `target` (the input's shape).
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) throws -> Tensor<Scalar> {
+        try inSwiftTerms { try evaluate(logits: input, targets: .values(target), upstream: nil).value }
     }
 
-    /// The loss and its gradient with respect to the logits in one fused pass
-    /// (upstream gradient 1 for `mean`/`sum`, all ones for `none`).
-    public func valueAndGradient(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> (
-        value: Tensor<Scalar>, gradient: Tensor<Scalar>
-    ) {
-        let axis = try ClassAxis(inputShape: logits.shape)
-        let ones = try Tensor<Scalar>(shape: reducedShape(axis.sampleShape, reduction),
-                                      scalars: Array(repeating: 1, count: reduction == .none ? axis.layout.rows : 1))
-        let r = try evaluate(logits: logits, targets: .indices(targets), upstream: ones)
-        return (r.value, r.input!)
+    /// The loss and its gradient with respect to the logits, in one fused pass.
+    public func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Int>) throws -> ValueWithGradient<Scalar> {
+        try fusedValueWithGradient(input, .indices(target))
+    }
+
+    /// The loss against class probabilities and its gradients, in one fused pass:
+    /// ``ValueWithGradient/gradient`` is the logits', `gradient(of: .target)` the probabilities'.
+    public func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) throws -> ValueWithGradient<Scalar> {
+        try fusedValueWithGradient(input, .values(target))
+    }
+
+    private func fusedValueWithGradient(_ input: Tensor<Scalar>, _ target: LossInput<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try inSwiftTerms {
+            let axis = try ClassAxis(inputShape: input.shape)
+            let shape = reducedShape(axis.sampleShape, reduction)
+            let ones = Tensor<Scalar>(uncheckedShape: shape, scalars: Array(repeating: 1, count: reduction == .none ? axis.layout.rows : 1))
+            let r = try evaluate(logits: input, targets: target, upstream: ones)
+            var gradients = ["input": r.input!]
+            if let t = r.target { gradients["target"] = t }
+            return try collect(value: r.value, gradients: gradients)
+        }
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: nil).value
+        try validate(inputs)
+        return try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let r = try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: upstream)
         var grads = ["input": r.input!]
         if let t = r.target { grads["target"] = t }
@@ -156,8 +171,8 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         let value: Tensor<Scalar>
         switch reduction {
         case .none: value = Tensor(uncheckedShape: axis.sampleShape, scalars: losses)
-        case .sum: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) })
-        case .mean: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) } / denominator)
+        case .sum: value = Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) })
+        case .mean: value = Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) } / denominator)
         }
         return Evaluation(
             value: value,
@@ -184,7 +199,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
 /// and 0 elsewhere. `mean` divides by the sum of the target classes' weights over
 /// samples not ignored (NaN when all are ignored), as in PyTorch.
 /// `nll_loss(log_softmax(x))` equals `cross_entropy(x)`.
-public struct NLLLoss<Scalar: KernelScalar>: LossFunction {
+public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
     public var weight: Tensor<Scalar>?
     public var ignoreIndex: Int
     public var reduction: Reduction
@@ -196,11 +211,6 @@ public struct NLLLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
-
-    /// The loss of log-probabilities against class indices.
-    public func callAsFunction(logProbabilities: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logProbabilities), "target": .indices(targets)]))
-    }
 
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Int>, ClassAxis) {
         let input = try inputs.values("input"), target = try inputs.indices("target")
@@ -220,6 +230,7 @@ public struct NLLLoss<Scalar: KernelScalar>: LossFunction {
     private func classWeight(_ t: Int) -> Scalar { weight?[flat: t] ?? 1 }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (input, target, axis) = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
@@ -228,14 +239,15 @@ public struct NLLLoss<Scalar: KernelScalar>: LossFunction {
         }
         switch reduction {
         case .none: return Tensor(uncheckedShape: axis.sampleShape, scalars: losses)
-        case .sum: return Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) })
+        case .sum: return Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) })
         case .mean:
             let d: Scalar = axis.meanDenominator(target, weight: weight, ignoreIndex: ignoreIndex)
-            return Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) } / d)
+            return Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) } / d)
         }
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (input, target, axis) = try prepare(inputs)
         try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))
         var grad = [Scalar](repeating: 0, count: input.count)

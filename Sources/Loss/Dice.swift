@@ -16,7 +16,7 @@
 /// `smooth = 0`, a sample whose input and target are all zero has `0 / 0` and
 /// throws ``LossError/invalidValue(argument:position:value:expected:)``
 /// (position = the sample) rather than returning NaN.
-public struct DiceLoss<Scalar: KernelScalar>: LossFunction {
+public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
     public var smooth: Scalar
     public var reduction: Reduction
 
@@ -26,11 +26,6 @@ public struct DiceLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
-
-    /// The loss of probabilities `input` against masks `target` (same shapes, `(N, ...)`).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
 
     /// Per sample: `(A, B)`.
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, [(Scalar, Scalar)]) {
@@ -65,11 +60,13 @@ public struct DiceLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (input, _, parts) = try prepare(inputs)
-        return reduce(parts.map { 1 - $0.0 / $0.1 }, shape: [input.shape[0]], reduction)
+        return try reduce(parts.map { 1 - $0.0 / $0.1 }, shape: [input.shape[0]], reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (input, target, parts) = try prepare(inputs)
         let n = input.shape[0], size = n == 0 ? 0 : input.count / n
         let g = try ReductionGradient(upstream, reduction: reduction, shape: [n], count: n)

@@ -8,7 +8,7 @@
 /// Unlike PyTorch, which broadcasts `input` and `target` of different shapes with
 /// a warning, LossKit requires equal shapes and throws otherwise: a silent
 /// broadcast of `(N, 1)` against `(N,)` is a classic wrong-number bug.
-public protocol ElementwiseLoss: LossFunction {
+public protocol ElementwiseLoss: InputTargetLoss {
     var reduction: Reduction { get }
     /// `f(x, y)`.
     func value(input x: Scalar, target y: Scalar) -> Scalar
@@ -35,10 +35,14 @@ extension ElementwiseLoss {
         return (input, target)
     }
 
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> { try elementwiseForward(inputs) }
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
+        return try elementwiseForward(inputs)
+    }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try elementwiseBackward(inputs, upstream: upstream)
+        try validate(inputs)
+        return try elementwiseBackward(inputs, upstream: upstream)
     }
 
     /// The forward pass from ``value(input:target:)``: what ``forward(_:)`` does unless a
@@ -67,8 +71,8 @@ extension ElementwiseLoss {
                 }
             }
         }
-        guard let weight, reduction == .mean, mean == .byWeightSum else { return reduce(values, shape: input.shape, reduction) }
-        let total = values.withUnsafeBufferPointer { sum($0) }, weights = weight.withUnsafeBufferPointer { sum($0) }
+        guard let weight, reduction == .mean, mean == .byWeightSum else { return try reduce(values, shape: input.shape, reduction) }
+        let total = try values.withUnsafeBufferPointer { try sum($0) }, weights = try weight.withUnsafeBufferPointer { try sum($0) }
         return Tensor(scalar: total / weights)
     }
 
@@ -82,7 +86,7 @@ extension ElementwiseLoss {
         let (input, target) = try operands(inputs)
         if let weight { try checkSameShape(input, "input", weight, "weight") }
         let divisor: Scalar
-        if let weight, mean == .byWeightSum { divisor = weight.withUnsafeBufferPointer { sum($0) } } else { divisor = Scalar(input.count) }
+        if let weight, mean == .byWeightSum { divisor = try weight.withUnsafeBufferPointer { try sum($0) } } else { divisor = Scalar(input.count) }
         let g = try ReductionGradient(upstream, reduction: reduction, shape: input.shape, divisor: divisor)
         var dx = [Scalar](repeating: 0, count: input.count)
         var dy = [Scalar](repeating: 0, count: input.count)

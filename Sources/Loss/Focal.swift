@@ -32,11 +32,6 @@ public struct SigmoidFocalLoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.reduction = reduction
     }
 
-    /// The loss of `logits` against `targets` in [0, 1] (same shapes).
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
-    }
-
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.option(
             "alpha", alpha, valid: alpha.isFinite && alpha <= 1, expected: "a number <= 1 (negative disables weighting)")
@@ -50,10 +45,10 @@ public struct SigmoidFocalLoss<Scalar: KernelScalar>: ElementwiseLoss {
 
     private func terms(_ x: Scalar, _ t: Scalar) -> Terms {
         let s = BCEWithLogitsLoss<Scalar>.sigmoid(x), sNeg = BCEWithLogitsLoss<Scalar>.sigmoid(-x)
-        let ce = max(x, 0) - x * t + Scalar.log1p(Scalar.exp(-abs(x)))
+        let ce = max(x, 0) - x * t + Scalar.log(onePlus: Scalar.exp(-abs(x)))
         let q = s * (1 - t) + sNeg * t
-        let m: Scalar = gamma == 0 ? 1 : Scalar.pow(q, gamma)
-        let dm: Scalar = gamma == 0 ? 0 : gamma * Scalar.pow(q, gamma - 1)
+        let m: Scalar = gamma == 0 ? 1 : power(q, gamma)
+        let dm: Scalar = gamma == 0 ? 0 : gamma * power(q, gamma - 1)
         let a: Scalar = alpha >= 0 ? alpha * t + (1 - alpha) * (1 - t) : 1
         return Terms(s: s, sNeg: sNeg, ce: ce, q: q, m: m, dm: dm, a: a)
     }

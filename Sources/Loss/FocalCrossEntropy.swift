@@ -27,7 +27,7 @@
 /// Bad input throws: a negative or non-finite `gamma`, a negative or non-finite
 /// `alpha` (``LossError/invalidOption(name:value:expected:)``), shapes, and
 /// class indices outside `[0, C)`.
-public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
+public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     public var gamma: Scalar
     /// A constant factor on every sample's loss, or nil for none.
     public var alpha: Scalar?
@@ -40,11 +40,6 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
-
-    /// The loss of logits against class indices.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
-    }
 
     /// Validated inputs and the log-softmax of the input.
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> (ClassAxis, Tensor<Scalar>, Tensor<Int>, [Scalar]) {
@@ -78,18 +73,20 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (axis, _, target, logp) = try prepare(inputs)
         let a = alpha ?? 1
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
             let l = logp[offset(row, target[flat: row], axis.layout)]
-            let oneMinusP = -Scalar.expm1(l)
-            losses[row] = -a * Scalar.pow(oneMinusP, gamma) * l
+            let oneMinusP = -Scalar.expMinusOne(l)
+            losses[row] = -a * power(oneMinusP, gamma) * l
         }
-        return reduce(losses, shape: axis.sampleShape, reduction)
+        return try reduce(losses, shape: axis.sampleShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (axis, input, target, logp) = try prepare(inputs)
         let layout = axis.layout
         let g = try ReductionGradient(upstream, reduction: reduction, shape: axis.sampleShape, count: layout.rows)
@@ -100,8 +97,8 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
             let l = logp[offset(row, t, layout)]
             let p = Scalar.exp(l)
             // p · l / expm1(l): 1 at l = 0, 0 at p = 0 (l = -inf), smooth in between.
-            let ratio: Scalar = l == 0 ? 1 : (p == 0 ? 0 : p * l / Scalar.expm1(l))
-            let dLoss = -a * Scalar.pow(-Scalar.expm1(l), gamma) * (1 + gamma * ratio)
+            let ratio: Scalar = l == 0 ? 1 : (p == 0 ? 0 : p * l / Scalar.expMinusOne(l))
+            let dLoss = -a * power(-Scalar.expMinusOne(l), gamma) * (1 + gamma * ratio)
             let scale = g[row] * dLoss
             for c in 0..<layout.length {
                 let k = offset(row, c, layout)

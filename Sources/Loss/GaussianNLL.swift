@@ -36,13 +36,6 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target"), .values("var")] }
 
-    /// The loss of predicted means `input` and variances `variance` against `target`.
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>, variance: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try forward(LossInputs(["input": .values(input), "target": .values(target), "var": .values(variance)]))
-    }
-
     private struct Operands {
         var input, target, variance: Tensor<Scalar>
         /// The input's dimension along which `var` has size 1 (its length, and the
@@ -82,16 +75,18 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
     static var halfLog2Pi: Scalar { Scalar(0.918_938_533_204_672_741_780_329_736_406) }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let o = try operands(inputs)
         let constant: Scalar = full ? Self.halfLog2Pi : 0
         let values = (0..<o.input.count).map { i -> Scalar in
             let v = max(o.variance[flat: o.varianceIndex(i)], eps), d = o.input[flat: i] - o.target[flat: i]
             return 0.5 * (Scalar.log(v) + d * d / v) + constant
         }
-        return reduce(values, shape: o.input.shape, reduction)
+        return try reduce(values, shape: o.input.shape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let o = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: o.input.shape, count: o.input.count)
         var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx
@@ -109,5 +104,22 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
             "target": Tensor(uncheckedShape: o.input.shape, scalars: dy),
             "var": Tensor(uncheckedShape: o.variance.shape, scalars: dv),
         ]
+    }
+}
+
+extension GaussianNLLLoss {
+    /// The loss of predicted means `input` and variances `variance` (PyTorch's `var`) against `target`.
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, variance: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(input), .values(target), .values(variance)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the input's; the
+    /// target's and the variance's are `gradient(of: .target)` and `gradient(of: .variance)`.
+    public func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, variance: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(input), .values(target), .values(variance)])
     }
 }

@@ -29,3 +29,8 @@ enum InputChecks {
         try elements(tensor, argument, expected: "-1 or 1") { $0 == 1 || $0 == -1 }
     }
 }
+
+/// `x^y` for `x ≥ 0` with C's `pow` at the edges that swift-numerics' real `pow`
+/// leaves undefined: `x^0 = 1` for every `x` (NaN and 0 included).
+@inline(__always)
+func power<T: KernelScalar>(_ x: T, _ y: T) -> T { y == 0 ? 1 : T.pow(x, y) }

@@ -36,7 +36,7 @@ public enum KLDivReduction: String, Sendable, CaseIterable, Equatable {
 /// Negative or NaN probability targets (logTarget = false) throw
 /// ``LossError/invalidValue(argument:position:value:expected:)`` where PyTorch
 /// silently returns NaN. Input and target must have the same shape.
-public struct KLDivLoss<Scalar: KernelScalar>: LossFunction {
+public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
     public var reduction: KLDivReduction
     public var logTarget: Bool
 
@@ -46,11 +46,6 @@ public struct KLDivLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
-
-    /// The divergence of log-probabilities `input` from `target` (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
 
     private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>) {
         let input = try inputs.values("input"), target = try inputs.values("target")
@@ -72,6 +67,7 @@ public struct KLDivLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (input, target) = try operands(inputs)
         let values = (0..<input.count).map { i -> Scalar in
             let x = input[flat: i], t = target[flat: i]
@@ -79,11 +75,12 @@ public struct KLDivLoss<Scalar: KernelScalar>: LossFunction {
             return (t == 0 ? 0 : t * Scalar.log(t)) - t * x
         }
         let (base, divisor) = baseReduction(input.shape)
-        let reduced = reduce(values, shape: input.shape, base)
+        let reduced = try reduce(values, shape: input.shape, base)
         return divisor == 1 ? reduced : reduced.map { $0 / divisor }
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (input, target) = try operands(inputs)
         let (base, divisor) = baseReduction(input.shape)
         let g = try ReductionGradient(upstream, reduction: base, shape: input.shape, count: input.count)

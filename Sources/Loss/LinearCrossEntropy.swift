@@ -1,14 +1,20 @@
 import Kernels
 
 /// Cross-entropy of a linear head, `torch.nn.functional.linear_cross_entropy`:
-/// `cross_entropy(input · weightᵀ + bias, target)` computed in chunks of tokens so
-/// that the `N × V` logits are never materialized, with its gradients for the
-/// input, the weight and the bias computed in the same pass.
+/// `cross_entropy(input · linear_weightᵀ + linear_bias, target)` computed in chunks
+/// of tokens so that the `N × V` logits are never materialized, with its gradients
+/// for the input, the weight and the bias computed in the same pass.
+///
+/// ```swift
+/// let head = LinearCrossEntropyLoss<Float>(labelSmoothing: 0.1)
+/// let result = try head.valueWithGradient(hidden, outputWeight, target: tokens)
+/// let weightGradient = try result.gradient(of: .linearWeight)
+/// ```
 ///
 /// Shapes: `input` `(N, D)` (or `(*, D)`: leading dimensions are flattened),
-/// `weight` `(V, D)`, optional `bias` `(V)`, `target` `(N)` (or `(*)`) class
-/// indices in `0..<V` or `ignoreIndex`; `classWeight` `(V)` is PyTorch's `weight=`
-/// (one weight per vocabulary entry).
+/// `linearWeight` `(V, D)`, optional `linearBias` `(V)`, `target` `(N)` (or `(*)`)
+/// class indices in `0..<V` or `ignoreIndex`; ``weight`` `(V)` holds class weights
+/// (PyTorch's `weight=`, one per vocabulary entry).
 ///
 /// ## Formula
 /// With `x = input_n · weightᵀ + bias` (one row of logits), `y_c = s · tanh(x_c / s)`
@@ -37,10 +43,9 @@ import Kernels
 /// `∂/∂weight = Gᵀ · input`, `∂/∂bias = column sums of G`.
 ///
 /// The loss of `mean`/`sum` is a scalar, so the gradients are computed in the
-/// forward call, already scaled by the upstream gradient `u` (default 1): a later
-/// backward pass with another `u'` only multiplies them by `u' / u`. For `none`
-/// the per-row upstream must be known before the chunks run: pass it to
-/// ``valueAndGradients(input:weight:bias:targets:upstream:)``.
+/// same pass as the loss, already scaled by the upstream gradient. For `none` the
+/// per-row upstream must be known before the chunks run: ``LossFunction/backward(_:upstream:)``
+/// takes it (``valueWithGradient(_:_:target:linearBias:)`` uses ones).
 ///
 /// ## Chunking and memory
 /// Tokens are processed `k` rows at a time: one GEMM writes the chunk's `k × V`
@@ -79,7 +84,7 @@ import Kernels
 ///   softmax pass and faulting in fresh scratch memory each cost a few percent).
 public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     /// Per-vocabulary-entry class weights `(V)` (PyTorch's `weight=`), or nil.
-    public var classWeight: Tensor<Scalar>?
+    public var weight: Tensor<Scalar>?
     public var ignoreIndex: Int
     public var labelSmoothing: Scalar
     /// Coefficient of `lse²` per kept row (0: no z-loss; PaLM uses 1e-4).
@@ -99,11 +104,11 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     public static var defaultMemoryBudget: Int { 64 << 20 }
 
     public init(
-        classWeight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
+        weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
         softcap: Scalar? = nil, reduction: Reduction = .mean, memoryBudget: Int = 64 << 20, chunkRows: Int? = nil,
         threads: Int = 1, blasThreads: Int? = nil
     ) {
-        self.classWeight = classWeight
+        self.weight = weight
         self.ignoreIndex = ignoreIndex
         self.labelSmoothing = labelSmoothing
         self.zLoss = zLoss
@@ -115,64 +120,69 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         self.blasThreads = blasThreads
     }
 
-    /// The loss with its gradients.
-    public struct Result: Sendable {
-        /// 0-d for `mean`/`sum`; the targets' shape for `none`.
-        public var value: Tensor<Scalar>
-        /// The input's shape.
-        public var inputGradient: Tensor<Scalar>
-        /// `(V, D)`.
-        public var weightGradient: Tensor<Scalar>
-        /// `(V)` when a bias was given.
-        public var biasGradient: Tensor<Scalar>?
+    /// The loss with its gradients, as the kernel returns them.
+    struct Result {
+        var value: Tensor<Scalar>
+        var inputGradient: Tensor<Scalar>
+        var weightGradient: Tensor<Scalar>
+        var biasGradient: Tensor<Scalar>?
     }
 
-    /// Required inputs: `input`, `weight`, `target`. An optional `bias` input is
-    /// used (and differentiated) when present.
-    public var inputSpecs: [InputSpec] { [.values("input"), .values("weight"), .indices("target")] }
+    /// `input`, `linear_weight`, `target` and, optionally, `linear_bias` (used and
+    /// differentiated when present), named and ordered as in PyTorch.
+    public var inputSpecs: [InputSpec] {
+        [.values("input"), .values("linear_weight"), .indices("target"), InputSpec("linear_bias", isOptional: true)]
+    }
 
-    /// The loss alone (no gradient GEMMs).
+    /// The loss of the linear head `linearWeight` (`(V, D)`, and `linearBias` `(V)`)
+    /// on `input` against the class indices `target`, without the gradient GEMMs.
     public func callAsFunction(
-        input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, targets: Tensor<Int>
+        _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: Tensor<Int>, linearBias: Tensor<Scalar>? = nil
     ) throws -> Tensor<Scalar> {
-        try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: nil, gradients: false).value
+        try inSwiftTerms {
+            try evaluate(input: input, weight: linearWeight, bias: linearBias, targets: target, upstream: nil, gradients: false)
+                .value
+        }
     }
 
-    /// The loss and the gradients of `sum(loss · upstream)` for input, weight and bias,
-    /// in one chunked pass.
-    /// - Parameter upstream: for `mean`/`sum` a 0-d tensor (default 1); for `none`
-    ///   one value per row, the targets' shape (default all ones).
-    public func valueAndGradients(
-        input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, targets: Tensor<Int>,
-        upstream: Tensor<Scalar>? = nil
-    ) throws -> Result {
-        let u = try upstream ?? Tensor(
-            shape: reduction == .none ? targets.shape : [],
-            scalars: Array(repeating: 1, count: reduction == .none ? targets.count : 1))
-        return try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: u, gradients: true)
+    /// The loss and its gradients in one chunked pass: ``ValueWithGradient/gradient``
+    /// is the input's, `gradient(of: .linearWeight)` the weight's and
+    /// `gradient(of: .linearBias)` the bias's (when a bias is given).
+    public func valueWithGradient(
+        _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: Tensor<Int>, linearBias: Tensor<Scalar>? = nil
+    ) throws -> ValueWithGradient<Scalar> {
+        try inSwiftTerms {
+            let shape = reduction == .none ? target.shape : []
+            let ones = Tensor<Scalar>(uncheckedShape: shape, scalars: Array(repeating: 1, count: reduction == .none ? target.count : 1))
+            let r = try evaluate(input: input, weight: linearWeight, bias: linearBias, targets: target, upstream: ones, gradients: true)
+            return try collect(value: r.value, gradients: gradients(r))
+        }
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (x, w, b, t) = try unpack(inputs)
-        return try callAsFunction(input: x, weight: w, bias: b, targets: t)
+        return try evaluate(input: x, weight: w, bias: b, targets: t, upstream: nil, gradients: false).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (x, w, b, t) = try unpack(inputs)
-        let r = try valueAndGradients(input: x, weight: w, bias: b, targets: t, upstream: upstream)
-        var grads = ["input": r.inputGradient, "weight": r.weightGradient]
-        if let gb = r.biasGradient { grads["bias"] = gb }
+        return gradients(try evaluate(input: x, weight: w, bias: b, targets: t, upstream: upstream, gradients: true))
+    }
+
+    private func gradients(_ r: Result) -> [String: Tensor<Scalar>] {
+        var grads = ["input": r.inputGradient, "linear_weight": r.weightGradient]
+        if let gb = r.biasGradient { grads["linear_bias"] = gb }
         return grads
     }
 
     private func unpack(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>?, Tensor<Int>) {
-        let bias: Tensor<Scalar>?
-        switch inputs["bias"] {
-        case nil: bias = nil
-        case .values(let b)?: bias = b
-        case .indices?: throw LossError.missingInput(name: "bias", expected: "a floating-point tensor")
-        }
-        return (try inputs.values("input"), try inputs.values("weight"), bias, try inputs.indices("target"))
+        try validate(inputs)
+        return (
+            try inputs.values("input"), try inputs.values("linear_weight"), try inputs.optionalValues("linear_bias"),
+            try inputs.indices("target")
+        )
     }
 
     /// Validates, runs the pre-pass (mean denominator) and the chunked kernel.
@@ -188,15 +198,18 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         let n = rowShape.reduce(1, *)
         guard weight.rank == 2, weight.shape[1] == d else {
             throw LossError.shapeMismatch(
-                argument: "weight", expected: "(V, \(d)) (V, the input's last dimension)", actual: describeShape(weight.shape))
+                argument: "linear_weight", expected: "(V, \(d)) (V, the input's last dimension)",
+                actual: describeShape(weight.shape))
         }
         let v = weight.shape[0]
         if let bias, bias.shape != [v] {
-            throw LossError.shapeMismatch(argument: "bias", expected: "[\(v)] (one per weight row)", actual: describeShape(bias.shape))
+            throw LossError.shapeMismatch(
+                argument: "linear_bias", expected: "[\(v)] (one per weight row)", actual: describeShape(bias.shape))
         }
+        let classWeight = self.weight
         if let classWeight, classWeight.shape != [v] {
             throw LossError.shapeMismatch(
-                argument: "weight (class weights)", expected: "[\(v)] (one per vocabulary entry)",
+                argument: "weight", expected: "[\(v)] (one class weight per vocabulary entry)",
                 actual: describeShape(classWeight.shape))
         }
         guard targets.shape == rowShape else {
@@ -289,51 +302,13 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         let value: Tensor<Scalar>
         switch reduction {
         case .none: value = Tensor(uncheckedShape: rowShape, scalars: losses)
-        case .sum: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) })
-        case .mean: value = Tensor(scalar: losses.withUnsafeBufferPointer { sum($0) } / denominator)
+        case .sum: value = Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) })
+        case .mean: value = Tensor(scalar: try losses.withUnsafeBufferPointer { try sum($0) } / denominator)
         }
         return Result(
             value: value,
             inputGradient: Tensor(uncheckedShape: input.shape, scalars: gx),
             weightGradient: Tensor(uncheckedShape: weight.shape, scalars: gw),
             biasGradient: gb.map { Tensor(uncheckedShape: [v], scalars: $0) })
-    }
-}
-
-/// `torch.nn.functional.linear_cross_entropy` as the registry (and `losskit verify`)
-/// names it: inputs `input`, `linear_weight`, `target` and optional `linear_bias`;
-/// the keyword constant `weight` holds the class weights. A thin renaming of
-/// ``LinearCrossEntropyLoss``, whose own inputs are `input`, `weight`, `bias`, `target`.
-public struct PyTorchLinearCrossEntropy<Scalar: KernelScalar>: LossFunction {
-    public var loss: LinearCrossEntropyLoss<Scalar>
-
-    public init(_ loss: LinearCrossEntropyLoss<Scalar>) { self.loss = loss }
-
-    public var inputSpecs: [InputSpec] { [.values("input"), .values("linear_weight"), .indices("target")] }
-
-    private func renamed(_ inputs: LossInputs<Scalar>) -> LossInputs<Scalar> {
-        var r = LossInputs<Scalar>()
-        r["input"] = inputs["input"]
-        r["weight"] = inputs["linear_weight"]
-        r["bias"] = inputs["linear_bias"]
-        r["target"] = inputs["target"]
-        return r
-    }
-
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        guard inputs["linear_weight"] != nil else {
-            throw LossError.missingInput(name: "linear_weight", expected: "a floating-point tensor (V, D)")
-        }
-        return try loss.forward(renamed(inputs))
-    }
-
-    public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        guard inputs["linear_weight"] != nil else {
-            throw LossError.missingInput(name: "linear_weight", expected: "a floating-point tensor (V, D)")
-        }
-        let g = try loss.backward(renamed(inputs), upstream: upstream)
-        var r = ["input": g["input"]!, "linear_weight": g["weight"]!]
-        if let b = g["bias"] { r["linear_bias"] = b }
-        return r
     }
 }

@@ -14,23 +14,18 @@ public struct MSLELoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    /// The loss of `input` against `target` (same shapes, values > -1).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.elements(input, "input", expected: "a value > -1") { $0 > -1 }
         try InputChecks.elements(target, "target", expected: "a value > -1") { $0 > -1 }
     }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
-        let l = Scalar.log1p(x) - Scalar.log1p(y)
+        let l = Scalar.log(onePlus: x) - Scalar.log(onePlus: y)
         return l * l
     }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
-        let l2 = 2 * (Scalar.log1p(x) - Scalar.log1p(y))
+        let l2 = 2 * (Scalar.log(onePlus: x) - Scalar.log(onePlus: y))
         return (l2 / (1 + x), -l2 / (1 + y))
     }
 }
@@ -50,20 +45,15 @@ public struct LogCoshLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    /// The loss of `input` against `target` (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     static var log2: Scalar { Scalar(0.693_147_180_559_945_309_417_232_121_458) }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
         let z = abs(x - y)
         if z < 1 {
-            let e = Scalar.expm1(z)
-            return Scalar.log1p(e * e / (2 * (1 + e)))
+            let e = Scalar.expMinusOne(z)
+            return Scalar.log(onePlus: e * e / (2 * (1 + e)))
         }
-        return z + Scalar.log1p(Scalar.exp(-2 * z)) - Self.log2
+        return z + Scalar.log(onePlus: Scalar.exp(-2 * z)) - Self.log2
     }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {

@@ -1,21 +1,30 @@
-/// Describes one positional input of a loss, named as PyTorch's functional API
-/// names it (`input`, `target`, `log_probs`, `input1`, ...).
+/// Describes one input of a loss, named as PyTorch's functional API names it
+/// (`input`, `target`, `log_probs`, `input1`, ...).
 public struct InputSpec: Sendable, Equatable {
-    /// Whether the input holds floating-point values or integer indices.
+    /// What an input holds.
     public enum Kind: Sendable, Equatable {
+        /// Floating-point values.
         case values
+        /// Integer indices (class indices, lengths).
         case indices
+        /// Either: class indices, or class probabilities of the input's shape (cross-entropy's `target`).
+        case indicesOrValues
     }
 
+    /// The input's name in PyTorch (and in ``LossInputs``).
     public let name: String
     public let kind: Kind
-    /// Whether ``LossFunction/backward(_:upstream:)`` returns a gradient for it.
+    /// Whether ``LossFunction/backward(_:upstream:)`` returns a gradient for it
+    /// (for ``Kind/indicesOrValues``: when it holds values).
     public let differentiable: Bool
+    /// Whether the loss can be evaluated without it (a linear head's bias, say).
+    public let isOptional: Bool
 
-    public init(_ name: String, kind: Kind = .values, differentiable: Bool = true) {
+    public init(_ name: String, kind: Kind = .values, differentiable: Bool = true, isOptional: Bool = false) {
         self.name = name
         self.kind = kind
-        self.differentiable = kind == .values && differentiable
+        self.differentiable = kind != .indices && differentiable
+        self.isOptional = isOptional
     }
 
     /// A floating-point input with a gradient.
@@ -39,7 +48,12 @@ public enum LossInput<Scalar>: Sendable {
     }
 }
 
-/// The named inputs of one loss evaluation, in positional order.
+/// The named inputs of one loss evaluation, in positional order: what
+/// ``LossFunction/forward(_:)`` and ``LossFunction/backward(_:upstream:)`` take.
+///
+/// Names are PyTorch's (``InputSpec/name``). A loss rejects a name it does not
+/// declare with ``LossError/unknownInput(name:expected:)``, so a misspelled
+/// `"wieght"` is an error, never an input silently left out.
 public struct LossInputs<Scalar>: Sendable {
     public private(set) var names: [String] = []
     private var table: [String: LossInput<Scalar>] = [:]
@@ -69,20 +83,37 @@ public struct LossInputs<Scalar>: Sendable {
     }
 
     /// The integer input `name`.
+    /// - Throws: ``LossError/missingInput(name:expected:)`` when it is absent or holds values.
     public func indices(_ name: String) throws -> Tensor<Int> {
         guard case .indices(let t)? = table[name] else {
             throw LossError.missingInput(name: name, expected: "an integer (index) tensor")
         }
         return t
     }
+
+    /// The floating-point input `name`, or nil when it is absent.
+    /// - Throws: ``LossError/missingInput(name:expected:)`` when it holds indices.
+    public func optionalValues(_ name: String) throws -> Tensor<Scalar>? {
+        switch table[name] {
+        case nil: return nil
+        case .values(let t)?: return t
+        case .indices?: throw LossError.missingInput(name: name, expected: "a floating-point tensor")
+        }
+    }
 }
 
 /// A loss (or any differentiable function of named tensors) with a forward pass
 /// and a hand-written backward pass.
 ///
-/// Conform to this protocol to write your own loss: LossKit's ``GradientCheck``
-/// then checks your backward pass against finite differences, exactly as it
-/// checks LossKit's own losses. See `Guides/CustomLoss.md`.
+/// Every loss LossKit ships is also callable with its tensors directly, in
+/// PyTorch's positional order (`try MSELoss<Float>()(input, target)`), and has
+/// `valueWithGradient` with the same arguments; this protocol is the named,
+/// untyped form that ``LossRegistry``, `losskit verify` and ``GradientCheck`` use.
+///
+/// Conform to it to write your own loss: ``GradientCheck`` then checks your
+/// backward pass against finite differences, exactly as it checks LossKit's own
+/// losses. Call ``validate(_:)`` first in `forward` and `backward`, so that a
+/// misspelled or missing input is an error.
 public protocol LossFunction<Scalar>: Sendable {
     associatedtype Scalar: KernelScalar
 
@@ -101,13 +132,22 @@ extension LossFunction {
     /// The names of the inputs that have gradients.
     public var differentiableInputs: [String] { inputSpecs.filter(\.differentiable).map(\.name) }
 
-    /// Checks that every input the loss declares is present with the right kind.
+    /// Checks that every input the loss needs is present with the right kind and
+    /// that `inputs` holds no name the loss does not declare.
+    /// - Throws: ``LossError/missingInput(name:expected:)`` or ``LossError/unknownInput(name:expected:)``.
     public func validate(_ inputs: LossInputs<Scalar>) throws {
-        for spec in inputSpecs {
+        let specs = inputSpecs
+        for name in inputs.names where !specs.contains(where: { $0.name == name }) {
+            throw LossError.unknownInput(name: name, expected: specs.map(\.name))
+        }
+        for spec in specs {
             switch (spec.kind, inputs[spec.name]) {
-            case (.values, .values?), (.indices, .indices?): continue
+            case (.values, .values?), (.indices, .indices?), (.indicesOrValues, _?): continue
+            case (_, nil) where spec.isOptional: continue
             case (.values, _): throw LossError.missingInput(name: spec.name, expected: "a floating-point tensor")
             case (.indices, _): throw LossError.missingInput(name: spec.name, expected: "an integer (index) tensor")
+            case (.indicesOrValues, nil):
+                throw LossError.missingInput(name: spec.name, expected: "class indices or class probabilities")
             }
         }
     }

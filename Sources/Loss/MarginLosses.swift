@@ -26,11 +26,6 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
 
     public var targetIsDifferentiable: Bool { false }
 
-    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
         BCEWithLogitsLoss<Scalar>.softplusNeg(y * x)
     }
@@ -50,11 +45,6 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
@@ -70,11 +60,6 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var reduction: Reduction
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
-
-    /// The loss of scores `input` against labels `target` in {-1, 1} (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
         let h = max(0, 1 - y * x)
@@ -107,11 +92,6 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public var targetIsDifferentiable: Bool { false }
-
-    /// The loss of distances `input` against labels `target` in {-1, 1} (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.finite("margin", margin)
@@ -148,13 +128,6 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .values("target")] }
 
-    /// The loss of scores `input1`, `input2` against labels `target` in {-1, 1} (same shapes).
-    public func callAsFunction(input1: Tensor<Scalar>, input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try forward(LossInputs(["input1": .values(input1), "input2": .values(input2), "target": .values(target)]))
-    }
-
     private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>) {
         let x1 = try inputs.values("input1"), x2 = try inputs.values("input2"), y = try inputs.values("target")
         try InputChecks.finite("margin", margin)
@@ -164,12 +137,14 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (x1, x2, y) = try operands(inputs)
         let values = (0..<x1.count).map { i in max(0, -y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
-        return reduce(values, shape: x1.shape, reduction)
+        return try reduce(values, shape: x1.shape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (x1, x2, y) = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: x1.shape, count: x1.count)
         var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
@@ -185,5 +160,21 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
             "input2": Tensor(uncheckedShape: x1.shape, scalars: d2),
             "target": Tensor(uncheckedShape: x1.shape, scalars: dy),
         ]
+    }
+}
+
+extension MarginRankingLoss {
+    /// The loss of the scores `input1` and `input2` against `target` labels in {-1, 1}.
+    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(input1), .values(input2), .values(target)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
+    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
     }
 }

@@ -20,7 +20,7 @@
 /// is then that element's weight); a shape that does not broadcast to the input's
 /// throws ``LossError/shapeMismatch(argument:expected:actual:)``. Targets are not
 /// restricted to {0, 1}: the formula above is applied to any value, as in PyTorch.
-public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
+public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
     /// Weights broadcast against the input (one per class, `(C)`, as a rule), or nil for all ones.
     public var weight: Tensor<Scalar>?
     public var reduction: Reduction
@@ -31,11 +31,6 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
-
-    /// The loss of logits against multi-hot (or soft) labels of the same shape.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .values(targets)]))
-    }
 
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> (
         Tensor<Scalar>, Tensor<Scalar>, classes: Int, [Int], weight: (Int) -> Scalar
@@ -54,7 +49,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
 
     /// `log(1 + exp(x))` without overflow.
     @inline(__always) private static func softplus(_ x: Scalar) -> Scalar {
-        max(x, 0) + Scalar.log1p(Scalar.exp(-abs(x)))
+        max(x, 0) + Scalar.log(onePlus: Scalar.exp(-abs(x)))
     }
 
     @inline(__always) private static func sigmoid(_ x: Scalar) -> Scalar {
@@ -64,6 +59,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (input, target, c, sampleShape, w) = try prepare(inputs)
         let rows = input.count / c
         var losses = [Scalar](repeating: 0, count: rows)
@@ -80,10 +76,11 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
                 }
             }
         }
-        return reduce(losses, shape: sampleShape, reduction)
+        return try reduce(losses, shape: sampleShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (input, target, c, sampleShape, w) = try prepare(inputs)
         let rows = input.count / c
         let g = try ReductionGradient(upstream, reduction: reduction, shape: sampleShape, count: rows)
@@ -130,7 +127,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: LossFunction {
 /// entry `-1`) has loss 0. Every entry, including those after the first `-1`,
 /// must lie in `[-1, C)` (PyTorch checks the whole target too); otherwise
 /// ``LossError/indexOutOfRange(argument:position:index:validRange:)`` is thrown.
-public struct MultiLabelMarginLoss<Scalar: KernelScalar>: LossFunction {
+public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
     public var reduction: Reduction
 
     public init(reduction: Reduction = .mean) {
@@ -138,11 +135,6 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
-
-    /// The loss of class scores against `-1`-terminated lists of target classes.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
-    }
 
     private struct Prepared {
         var input: Tensor<Scalar>
@@ -183,6 +175,7 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let s = try prepare(inputs)
         let c = s.classes
         var losses = [Scalar](repeating: 0, count: s.lists.count)
@@ -203,10 +196,11 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: LossFunction {
                 losses[n] = total / Scalar(c)
             }
         }
-        return reduce(losses, shape: s.outputShape, reduction)
+        return try reduce(losses, shape: s.outputShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let s = try prepare(inputs)
         let c = s.classes
         let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.lists.count)

@@ -25,7 +25,7 @@
 /// (``LossError/invalidOption(name:value:expected:)``), shapes
 /// (``LossError/shapeMismatch(argument:expected:actual:)``), a target outside
 /// `[0, C)` (``LossError/indexOutOfRange(argument:position:index:validRange:)``).
-public struct MultiMarginLoss<Scalar: KernelScalar>: LossFunction {
+public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
     public var p: Int
     public var margin: Scalar
     /// One weight per class, or nil for all ones.
@@ -40,11 +40,6 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
-
-    /// The loss of class scores against class indices.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
-    }
 
     private struct Prepared {
         var input: Tensor<Scalar>
@@ -102,6 +97,7 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let s = try prepare(inputs)
         let c = s.classes
         var losses = [Scalar](repeating: 0, count: s.samples)
@@ -117,10 +113,11 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: LossFunction {
                 losses[n] = (weight?[flat: y] ?? 1) * total / Scalar(c)
             }
         }
-        return reduce(losses, shape: s.outputShape, reduction)
+        return try reduce(losses, shape: s.outputShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let s = try prepare(inputs)
         let c = s.classes
         let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.samples)

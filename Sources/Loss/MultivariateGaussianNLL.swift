@@ -43,21 +43,19 @@ public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target"), .values("covariance")] }
 
-    /// The loss of means `input` against `target` under `covariance`.
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>, covariance: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target), "covariance": .values(covariance)]))
-    }
-
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try evaluate(inputs, upstream: nil).value
+        try validate(inputs)
+        return try evaluate(inputs, upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try evaluate(inputs, upstream: upstream).gradients
+        try validate(inputs)
+        return try evaluate(inputs, upstream: upstream).gradients
     }
 
     /// Symmetrizes and factors every covariance matrix: the Cholesky factors, lower triangles, row-major.
     private func factor(_ covariance: Tensor<Scalar>, matrices: Int, size n: Int) throws -> [Scalar] {
+        _ = try requireCKernels(Scalar.self)  // LAPACK's Cholesky exists for Float and Double only
         var factors = [Scalar](repeating: 0, count: matrices * n * n)
         let tolerance = Scalar(Self.symmetryTolerance)
         try covariance.withUnsafeBufferPointer { s in
@@ -165,7 +163,7 @@ public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
                 }
             }
         }
-        let value = reduce(losses, shape: [count], reduction)
+        let value = try reduce(losses, shape: [count], reduction)
         guard weights != nil else { return (value, [:]) }
         return (
             value,
@@ -175,5 +173,22 @@ public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
                 "covariance": Tensor(uncheckedShape: cov.shape, scalars: gs),
             ]
         )
+    }
+}
+
+extension MultivariateGaussianNLLLoss {
+    /// The loss of means `input` against `target` under `covariance`.
+    public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, covariance: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(input), .values(target), .values(covariance)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the input's;
+    /// `gradient(of: .target)` and `gradient(of: .covariance)` are the others.
+    public func valueWithGradient(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>, covariance: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(input), .values(target), .values(covariance)])
     }
 }

@@ -34,11 +34,6 @@ public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.reduction = reduction
     }
 
-    /// The loss of predictions `input` (log-rates, or rates when `logInput` is false) against counts `target`.
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.option("eps", eps, valid: eps >= 0 && eps.isFinite, expected: "a finite number >= 0")
         if !logInput {

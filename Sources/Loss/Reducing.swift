@@ -1,14 +1,14 @@
 /// Applies a ``Reduction`` to per-element values: `none` keeps `shape`, `sum`
 /// adds them (Double accumulation), `mean` divides the sum by the count (NaN
 /// for an empty input, as PyTorch).
-func reduce<T: KernelScalar>(_ values: [T], shape: [Int], _ reduction: Reduction) -> Tensor<T> {
+func reduce<T: KernelScalar>(_ values: [T], shape: [Int], _ reduction: Reduction) throws -> Tensor<T> {
     switch reduction {
     case .none:
         return Tensor(uncheckedShape: shape, scalars: values)
     case .sum:
-        return Tensor(scalar: values.withUnsafeBufferPointer { sum($0) })
+        return Tensor(scalar: try values.withUnsafeBufferPointer { try sum($0) })
     case .mean:
-        let total = values.withUnsafeBufferPointer { sum($0) }
+        let total = try values.withUnsafeBufferPointer { try sum($0) }
         return Tensor(scalar: values.isEmpty ? .nan : total / T(values.count))
     }
 }

@@ -133,9 +133,9 @@ public enum LossRegistry {
                 blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
                 reduction: try o.reduction())
         case "linear_cross_entropy":
-            loss = PyTorchLinearCrossEntropy<T>(LinearCrossEntropyLoss<T>(
-                classWeight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
-                labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction()))
+            loss = LinearCrossEntropyLoss<T>(
+                weight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
         }

@@ -19,10 +19,12 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.absoluteError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
     }
@@ -54,10 +56,12 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.squaredError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
     }
@@ -77,17 +81,19 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// gives NaN gradients (`0 · ∞`); LossKit deliberately returns 0 there, which
 /// is a valid subgradient of this convex function at its minimum and does not
 /// poison a training run. An empty input gives NaN, as the mean does.
-public struct RMSELoss<Scalar: KernelScalar>: LossFunction {
+public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
     public init() {}
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let mse = try MSELoss<Scalar>(reduction: .mean).forward(inputs)
         return Tensor(scalar: Scalar.sqrt(mse[flat: 0]))
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         try checkUpstream(upstream, [])
         let rmse = try forward(inputs)[flat: 0]
         // d sqrt(m) = dm / (2 sqrt(m)); the MSE backward already carries the 2 and the 1/n.

@@ -22,22 +22,19 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
         self.reduction = reduction
     }
 
-    /// The loss of `input` against `target` (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
-    }
-
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.option("beta", beta, valid: beta >= 0 && beta.isFinite, expected: "a finite number >= 0")
     }
 
     /// `β = 0` runs ``L1Loss`` itself (its fused kernel), so the two agree bit for bit.
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        beta == 0 ? try L1Loss(reduction: reduction).forward(inputs) : try elementwiseForward(inputs)
+        try validate(inputs)
+        return beta == 0 ? try L1Loss(reduction: reduction).forward(inputs) : try elementwiseForward(inputs)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        beta == 0 ? try L1Loss(reduction: reduction).backward(inputs, upstream: upstream)
+        try validate(inputs)
+        return beta == 0 ? try L1Loss(reduction: reduction).backward(inputs, upstream: upstream)
             : try elementwiseBackward(inputs, upstream: upstream)
     }
 
@@ -82,16 +79,13 @@ public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try elementwiseForward(inputs, weight: weight, mean: .byCount)
+        try validate(inputs)
+        return try elementwiseForward(inputs, weight: weight, mean: .byCount)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byCount)
-    }
-
-    /// The loss of `input` against `target` (same shapes).
-    public func callAsFunction(input: Tensor<Scalar>, target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(input), "target": .values(target)]))
+        try validate(inputs)
+        return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byCount)
     }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {

@@ -1,15 +1,13 @@
 /// A shape-carrying, row-major buffer of scalars: LossKit's currency for inputs,
 /// outputs and gradients.
 ///
-/// A tensor either owns an array or borrows memory the caller owns
-/// (``init(borrowing:shape:)``), so callers with their own storage pass it
-/// without a copy. A 0-d tensor (shape `[]`) holds one scalar.
+/// A tensor owns an array, or, inside ``withBorrowing(_:shape:_:)``, reads memory
+/// the caller lends for the duration of a closure, without a copy. A 0-d tensor
+/// (shape `[]`) holds one scalar.
 ///
-/// `@unchecked Sendable`: an owned tensor holds an immutable array (Sendable when
-/// its scalars are); a borrowing tensor holds an `UnsafeBufferPointer`, which the
-/// compiler cannot check, and is read-only here: ``init(borrowing:shape:)`` makes
-/// the caller responsible for keeping that memory alive and unchanged while the
-/// tensor is used, from any thread. LossKit never writes through it.
+/// `@unchecked Sendable`: an owned tensor holds an immutable array; a borrowing
+/// one holds a read-only pointer into memory that stays alive and unchanged for
+/// the closure that sees it, and LossKit never writes through it.
 public struct Tensor<Scalar>: @unchecked Sendable {
     @usableFromInline enum Storage {
         case owned([Scalar])
@@ -42,14 +40,35 @@ public struct Tensor<Scalar>: @unchecked Sendable {
         self.storage = .owned([scalar])
     }
 
-    /// A tensor that reads memory the caller owns, without copying it.
-    ///
-    /// The caller must keep the memory alive and unchanged for as long as this
-    /// tensor (or any copy of it) is in use; ``scalars`` copies it out.
-    public init(borrowing buffer: UnsafeBufferPointer<Scalar>, shape: [Int]) throws {
+    /// A tensor reading `buffer` without copying it: internal, for scopes that end
+    /// before the memory does (``withBorrowing(_:shape:_:)``).
+    init(borrowing buffer: UnsafeBufferPointer<Scalar>, shape: [Int]) throws {
         try Tensor.check(shape: shape, count: buffer.count)
         self.shape = shape
         self.storage = .borrowed(buffer)
+    }
+
+    /// Calls `body` with a tensor of `shape` that reads `span`'s memory without
+    /// copying it: a caller's buffer passed to a loss without a copy.
+    ///
+    /// ```swift
+    /// let loss = try Tensor.withBorrowing(logits.span, shape: [64, 10]) { x in
+    ///     try CrossEntropyLoss<Float>()(x, classes)
+    /// }
+    /// ```
+    ///
+    /// The tensor is a `borrowing` parameter: it cannot be stored or returned
+    /// without an explicit `copy`, which would outlive the memory. Results the
+    /// closure computes from it (losses, gradients) are owned tensors.
+    /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
+    ///   span's count is not the product of `shape`, and whatever `body` throws.
+    public static func withBorrowing<R>(
+        _ span: Span<Scalar>, shape: [Int], _ body: (borrowing Tensor<Scalar>) throws -> R
+    ) throws -> R {
+        try span.withUnsafeBufferPointer { buffer in
+            let tensor = try Tensor(borrowing: buffer, shape: shape)
+            return try body(tensor)
+        }
     }
 
     @usableFromInline init(uncheckedShape shape: [Int], scalars: [Scalar]) {

@@ -64,8 +64,8 @@ public struct PairwiseDistance<Scalar: KernelScalar>: TripletDistance {
             }
             return s
         }
-        for i in 0..<x.count { s += Scalar.pow(abs(x[i] - y[i] + eps), p) }
-        return Scalar.pow(s, 1 / p)
+        for i in 0..<x.count { s += power(abs(x[i] - y[i] + eps), p) }
+        return power(s, 1 / p)
     }
 
     public func gradient(_ x: UnsafeBufferPointer<Scalar>, _ y: UnsafeBufferPointer<Scalar>) throws -> (x: [Scalar], y: [Scalar]) {
@@ -86,7 +86,7 @@ public struct PairwiseDistance<Scalar: KernelScalar>: TripletDistance {
             } else {
                 for i in 0..<x.count {
                     let v = x[i] - y[i] + eps
-                    if v != 0 { g[i] = signum(v) * Scalar.pow(abs(v) / n, p - 1) }
+                    if v != 0 { g[i] = signum(v) * power(abs(v) / n, p - 1) }
                 }
             }
         }
@@ -225,17 +225,14 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 
     public var inputSpecs: [InputSpec] { [.values("anchor"), .values("positive"), .values("negative")] }
 
-    /// The loss of one batch of triplets.
-    public func callAsFunction(anchor: Tensor<Scalar>, positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["anchor": .values(anchor), "positive": .values(positive), "negative": .values(negative)]))
-    }
-
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
-        try evaluate(inputs, upstream: nil).value
+        try validate(inputs)
+        return try evaluate(inputs, upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try evaluate(inputs, upstream: upstream).gradients
+        try validate(inputs)
+        return try evaluate(inputs, upstream: upstream).gradients
     }
 
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
@@ -308,7 +305,7 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
                 }
             }
         }
-        let value = reduce(losses, shape: outShape, reduction)
+        let value = try reduce(losses, shape: outShape, reduction)
         guard weights != nil else { return (value, [:]) }
         return (
             value,
@@ -359,14 +356,47 @@ public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
             distanceFunction: PairwiseDistance(p: p, eps: eps), margin: margin, swap: swap, reduction: reduction)
     }
 
-    /// The loss of one batch of triplets.
-    public func callAsFunction(anchor: Tensor<Scalar>, positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try general(anchor: anchor, positive: positive, negative: negative)
+    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
+        return try general.forward(inputs)
     }
 
-    public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> { try general.forward(inputs) }
-
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
-        try general.backward(inputs, upstream: upstream)
+        try validate(inputs)
+        return try general.backward(inputs, upstream: upstream)
+    }
+}
+
+extension TripletMarginWithDistanceLoss {
+    /// The loss of one batch of triplets.
+    public func callAsFunction(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(anchor), .values(positive), .values(negative)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the anchor's;
+    /// `gradient(of: .positive)` and `gradient(of: .negative)` are the others.
+    public func valueWithGradient(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(anchor), .values(positive), .values(negative)])
+    }
+}
+
+extension TripletMarginLoss {
+    /// The loss of one batch of triplets.
+    public func callAsFunction(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(anchor), .values(positive), .values(negative)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the anchor's;
+    /// `gradient(of: .positive)` and `gradient(of: .negative)` are the others.
+    public func valueWithGradient(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(anchor), .values(positive), .values(negative)])
     }
 }

@@ -18,7 +18,7 @@
 /// Bad input throws: a negative or non-finite `z_loss`
 /// (``LossError/invalidOption(name:value:expected:)``), shapes, and class
 /// indices outside `[0, C)` other than `ignoreIndex`.
-public struct CrossEntropyZLoss<Scalar: KernelScalar>: LossFunction {
+public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
     /// The coefficient of `lse²` (PaLM uses 1e-4).
     public var zLoss: Scalar
     public var ignoreIndex: Int
@@ -31,11 +31,6 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
-
-    /// The loss of logits against class indices.
-    public func callAsFunction(logits: Tensor<Scalar>, targets: Tensor<Int>) throws -> Tensor<Scalar> {
-        try forward(LossInputs(["input": .values(logits), "target": .indices(targets)]))
-    }
 
     /// Validated inputs and the per-row log-sum-exp.
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> (ClassAxis, Tensor<Scalar>, Tensor<Int>, [Scalar]) {
@@ -65,6 +60,7 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: LossFunction {
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
         let (axis, input, target, lse) = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
@@ -75,14 +71,15 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: LossFunction {
         }
         switch reduction {
         case .none, .sum:
-            return reduce(losses, shape: axis.sampleShape, reduction)
+            return try reduce(losses, shape: axis.sampleShape, reduction)
         case .mean:
-            let total = losses.withUnsafeBufferPointer { sum($0) }
+            let total = try losses.withUnsafeBufferPointer { try sum($0) }
             return Tensor(scalar: total / Scalar(keptCount(target)))
         }
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
         let (axis, input, target, lse) = try prepare(inputs)
         let layout = axis.layout
         try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))

@@ -109,16 +109,18 @@ func memory() throws {
                      Double(before) / 1024, Double(peak) / 1024, Double(peak - before) / 1024, t1 - t0))
     }
     // The Loss-level API returns fresh gradient arrays: subtract them.
-    let x = try Tensor(borrowing: UnsafeBufferPointer(p.x), shape: [p.n, p.d])
-    let w = try Tensor(borrowing: UnsafeBufferPointer(p.w), shape: [p.v, p.d])
-    let t = try Tensor(borrowing: UnsafeBufferPointer(p.targets), shape: [p.n])
     gx.deallocate(); gw.deallocate()
-    resetPeak()
-    let before = statusKiB("VmRSS")
-    let r = try LinearCrossEntropyLoss<Float>().valueAndGradients(input: x, weight: w, targets: t)
-    let peak = statusKiB("VmHWM")
-    print(String(format: "LinearCrossEntropyLoss.valueAndGradients: extra %.1f MiB beyond the %.1f MiB of returned gradients (loss %.4f)",
-                 Double(peak - before) / 1024 - gradsMiB, gradsMiB, r.value.scalar!))
+    try Tensor.withBorrowing(UnsafeBufferPointer(p.x).span, shape: [p.n, p.d]) { x in
+        try Tensor.withBorrowing(UnsafeBufferPointer(p.w).span, shape: [p.v, p.d]) { w in
+            let t = Tensor(UnsafeBufferPointer(p.targets).map { $0 })
+            resetPeak()
+            let before = statusKiB("VmRSS")
+            let r = try LinearCrossEntropyLoss<Float>().valueWithGradient(x, w, target: t)
+            let peak = statusKiB("VmHWM")
+            print(String(format: "LinearCrossEntropyLoss.valueWithGradient: extra %.1f MiB beyond the %.1f MiB of returned gradients (loss %.4f)",
+                         Double(peak - before) / 1024 - gradsMiB, gradsMiB, r.value.scalar!))
+        }
+    }
 }
 
 func time(runs: Int) throws {

@@ -28,7 +28,7 @@ import _TestSupport
 
     @Test func withLogitsIsStableForHugeLogits() throws {
         let x = Tensor<Float>([1e30, -1e30, 80, -80]), y = Tensor<Float>([0, 1, 1, 0])
-        let loss = try BCEWithLogitsLoss<Float>(reduction: .none)(logits: x, targets: y)
+        let loss = try BCEWithLogitsLoss<Float>(reduction: .none)(x, y)
         // softplus of a huge argument is the argument itself; of a hugely negative one, 0.
         #expect(loss.scalars[0] == 1e30 && loss.scalars[1] == 1e30)
         #expect(loss.scalars[2] < 1e-30 && loss.scalars[3] < 1e-30)
@@ -41,26 +41,26 @@ import _TestSupport
         let x = TestSupport.normal([20], scale: 2, seed: 48)
         let y = TestSupport.uniform([20], in: 0...1, seed: 49)
         let p = x.map { 1 / (1 + Double.exp(-$0)) }
-        let a = try BCEWithLogitsLoss<Double>()(logits: x, targets: y).scalar!
-        let b = try BCELoss<Double>()(probabilities: p, targets: y).scalar!
+        let a = try BCEWithLogitsLoss<Double>()(x, y).scalar!
+        let b = try BCELoss<Double>()(p, y).scalar!
         #expect(abs(a - b) < 1e-12)
     }
 
     @Test func logsAreClampedAtMinus100() throws {
-        let v = try BCELoss<Double>(reduction: .none)(probabilities: Tensor([0, 1]), targets: Tensor([1, 0]))
+        let v = try BCELoss<Double>(reduction: .none)(Tensor([0, 1]), Tensor([1, 0]))
         #expect(v.scalars == [100, 100])
     }
 
     @Test func probabilitiesOutsideUnitIntervalAreRejected() {
         #expect(throws: LossError.invalidValue(argument: "input", position: 1, value: 1.5, expected: "a probability in [0, 1]")) {
-            try BCELoss<Double>()(probabilities: Tensor([0.5, 1.5]), targets: Tensor([1, 0]))
+            try BCELoss<Double>()(Tensor([0.5, 1.5]), Tensor([1, 0]))
         }
-        #expect(throws: LossError.self) { try BCELoss<Double>()(probabilities: Tensor([.nan]), targets: Tensor([1])) }
+        #expect(throws: LossError.self) { try BCELoss<Double>()(Tensor([.nan]), Tensor([1])) }
         #expect(throws: LossError.self) {
-            try BCEWithLogitsLoss<Double>(positiveWeight: Tensor([1, 2, 3]))(logits: Tensor([0.5, 1.5]), targets: Tensor([1, 0]))
+            try BCEWithLogitsLoss<Double>(positiveWeight: Tensor([1, 2, 3]))(Tensor([0.5, 1.5]), Tensor([1, 0]))
         }
         #expect(throws: LossError.self) {
-            try BCELoss<Double>(weight: Tensor([1, 2, 3]))(probabilities: Tensor([0.5, 0.5]), targets: Tensor([1, 0]))
+            try BCELoss<Double>(weight: Tensor([1, 2, 3]))(Tensor([0.5, 0.5]), Tensor([1, 0]))
         }
     }
 }

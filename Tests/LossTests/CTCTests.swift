@@ -116,7 +116,7 @@ struct LogSoftmaxThenCTC: LossFunction {
         let lp = try Tensor<Double>(shape: [2, 1, 2], scalars: [log(0.4), log(0.6), log(0.3), log(0.7)])
         func run(_ labels: [Int], steps: Int, zeroInfinity: Bool = false) throws -> Double {
             try CTCLoss<Double>(zeroInfinity: zeroInfinity, reduction: .sum)(
-                logProbabilities: lp, targets: Tensor(shape: [1, max(labels.count, 1)], scalars: labels.isEmpty ? [1] : labels),
+                lp, Tensor(shape: [1, max(labels.count, 1)], scalars: labels.isEmpty ? [1] : labels),
                 inputLengths: Tensor([steps]), targetLengths: Tensor([labels.count])
             ).scalar!
         }

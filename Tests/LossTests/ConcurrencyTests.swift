@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Loss
+@testable import Loss
 import Testing
 import _TestSupport
 

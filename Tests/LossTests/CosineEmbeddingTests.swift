@@ -31,12 +31,12 @@ import _TestSupport
     @Test func values() throws {
         // cos((1, 0), (1, 1)) = 1/√2
         let u = Tensor<Double>([1, 0]), v = Tensor<Double>([1, 1])
-        let similar = try CosineEmbeddingLoss<Double>()(u, v, targets: Tensor(scalar: 1))
+        let similar = try CosineEmbeddingLoss<Double>()(u, v, target: Tensor(scalar: 1))
         #expect(similar.shape == [])
         #expect(abs(similar.scalar! - (1 - 0.5.squareRoot())) < 1e-12)
-        let dissimilar = try CosineEmbeddingLoss<Double>(margin: 0.5)(u, v, targets: Tensor(scalar: -1))
+        let dissimilar = try CosineEmbeddingLoss<Double>(margin: 0.5)(u, v, target: Tensor(scalar: -1))
         #expect(abs(dissimilar.scalar! - (0.5.squareRoot() - 0.5)) < 1e-12)
-        let below = try CosineEmbeddingLoss<Double>(margin: 0.8)(u, v, targets: Tensor(scalar: -1))
+        let below = try CosineEmbeddingLoss<Double>(margin: 0.8)(u, v, target: Tensor(scalar: -1))
         #expect(below.scalar == 0)
     }
 
@@ -72,16 +72,16 @@ import _TestSupport
 
     @Test func badInputsThrowTypedErrors() {
         #expect(throws: LossError.invalidValue(argument: "target", position: 2, value: 0, expected: "1 or -1")) {
-            try CosineEmbeddingLoss<Double>()(a, b, targets: Tensor([1, -1, 0, 1, 1, 1]))
+            try CosineEmbeddingLoss<Double>()(a, b, target: Tensor([1, -1, 0, 1, 1, 1]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "[6, 5] (the shape of input1)", actual: "[6, 4]")) {
-            try CosineEmbeddingLoss<Double>()(a, try Tensor(zeros: [6, 4]), targets: y)
+            try CosineEmbeddingLoss<Double>()(a, try Tensor(zeros: [6, 4]), target: y)
         }
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[6] (one label per row of input1)", actual: "[]")) {
-            try CosineEmbeddingLoss<Double>()(a, b, targets: Tensor(scalar: 1))
+            try CosineEmbeddingLoss<Double>()(a, b, target: Tensor(scalar: 1))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input1", expected: "(N, D) or (D)", actual: "[2, 3, 5]")) {
-            try CosineEmbeddingLoss<Double>()(try a.reshaped([2, 3, 5]), try b.reshaped([2, 3, 5]), targets: y)
+            try CosineEmbeddingLoss<Double>()(try a.reshaped([2, 3, 5]), try b.reshaped([2, 3, 5]), target: y)
         }
         #expect(throws: LossError.invalidOption(name: "margin", value: "inf", expected: "a finite number")) {
             try CosineEmbeddingLoss<Double>(margin: .infinity).forward(inputs)

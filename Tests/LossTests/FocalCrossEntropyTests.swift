@@ -24,7 +24,7 @@ import _TestSupport
     @Test func hardCaseValue() throws {
         // Two classes, logits (0, 0): p_t = 1/2, loss = -α (1/2)^γ log(1/2).
         let loss = FocalCrossEntropyLoss<Double>(gamma: 2, alpha: 0.25, reduction: .sum)
-        let v = try loss(logits: try Tensor(shape: [1, 2], scalars: [0, 0]), targets: Tensor([1]))
+        let v = try loss(try Tensor(shape: [1, 2], scalars: [0, 0]), Tensor([1]))
         #expect(abs(v.scalar! - 0.25 * 0.25 * 0.6931471805599453) < 1e-15)
     }
 
@@ -62,14 +62,14 @@ import _TestSupport
             try FocalCrossEntropyLoss<Double>(alpha: -0.5).forward(inputs)
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 2, index: 5, validRange: "[0, 5)")) {
-            try FocalCrossEntropyLoss<Double>()(logits: x, targets: Tensor([0, 1, 5, 0, 0, 0]))
+            try FocalCrossEntropyLoss<Double>()(x, Tensor([0, 1, 5, 0, 0, 0]))
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: -100, validRange: "[0, 5)")) {
-            try FocalCrossEntropyLoss<Double>()(logits: x, targets: Tensor([-100, 1, 2, 0, 0, 0]))
+            try FocalCrossEntropyLoss<Double>()(x, Tensor([-100, 1, 2, 0, 0, 0]))
         }
         #expect(throws: LossError.shapeMismatch(
             argument: "target", expected: "[6] (the input's shape without the class axis)", actual: "[6, 1]")) {
-            try FocalCrossEntropyLoss<Double>()(logits: x, targets: try t.reshaped([6, 1]))
+            try FocalCrossEntropyLoss<Double>()(x, try t.reshaped([6, 1]))
         }
     }
 

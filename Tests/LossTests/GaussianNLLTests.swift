@@ -73,9 +73,9 @@ import _TestSupport
     @Test func handComputedValue() throws {
         // d = 2, v = 4: ½ (log 4 + 1); full adds ½ log 2π
         let args = (input: Tensor<Double>([3]), target: Tensor<Double>([1]), variance: Tensor<Double>([4]))
-        let v = try GaussianNLLLoss<Double>()(input: args.input, target: args.target, variance: args.variance).scalar!
+        let v = try GaussianNLLLoss<Double>()(args.input, args.target, variance: args.variance).scalar!
         #expect(abs(v - 0.5 * (Double.log(4) + 1)) < 1e-15)
-        let f = try GaussianNLLLoss<Double>(full: true)(input: args.input, target: args.target, variance: args.variance).scalar!
+        let f = try GaussianNLLLoss<Double>(full: true)(args.input, args.target, variance: args.variance).scalar!
         #expect(abs(f - v - 0.5 * Double.log(2 * Double.pi)) < 1e-15)
     }
 

@@ -8,7 +8,7 @@ struct CauchyLoss: ElementwiseLoss {
     typealias Scalar = Double
     var reduction: Reduction = .mean
     var brokenGradient = false
-    func value(input x: Double, target y: Double) -> Double { Double.log1p((x - y) * (x - y)) }
+    func value(input x: Double, target y: Double) -> Double { Double.log(onePlus: (x - y) * (x - y)) }
     func derivatives(input x: Double, target y: Double) -> (input: Double, target: Double) {
         let d = x - y, g = 2 * d / (1 + d * d)
         return brokenGradient ? (g * 1.001, -g) : (g, -g)

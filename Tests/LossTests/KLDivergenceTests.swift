@@ -29,9 +29,9 @@ import _TestSupport
     @Test func isTheDivergenceOfTwoDistributions() throws {
         // KL(q || p) for q = (1/2, 1/2), p = (1/4, 3/4): ½ log 2 + ½ log(2/3)
         let q = Tensor<Double>([0.5, 0.5]), p = Tensor<Double>([0.25, 0.75])
-        let v = try KLDivLoss<Double>(reduction: .sum)(input: p.map { Double.log($0) }, target: q).scalar!
+        let v = try KLDivLoss<Double>(reduction: .sum)(p.map { Double.log($0) }, q).scalar!
         #expect(abs(v - 0.5 * Double.log(4.0 / 3.0)) < 1e-15)
-        let l = try KLDivLoss<Double>(reduction: .sum, logTarget: true)(input: p.map { Double.log($0) }, target: q.map { Double.log($0) }).scalar!
+        let l = try KLDivLoss<Double>(reduction: .sum, logTarget: true)(p.map { Double.log($0) }, q.map { Double.log($0) }).scalar!
         #expect(abs(l - v) < 1e-15)
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Loss
+@testable import Loss
 import Testing
 import _TestSupport
 
@@ -129,7 +129,7 @@ struct UnfusedLinearCE {
         as _: T.Type = T.self
     ) -> LinearCrossEntropyLoss<T> {
         LinearCrossEntropyLoss<T>(
-            classWeight: variant.classWeight ? p.classWeight.converted(to: T.self) : nil,
+            weight: variant.classWeight ? p.classWeight.converted(to: T.self) : nil,
             labelSmoothing: T(variant.smoothing), zLoss: T(variant.zLoss), softcap: variant.softcap.map { T($0) },
             reduction: reduction, chunkRows: chunkRows, threads: threads)
     }
@@ -151,7 +151,7 @@ struct UnfusedLinearCE {
             for chunk in [1, 3, 4, 7, 10, 64, nil] as [Int?] {
                 let loss = Self.loss(variant, p, reduction, chunkRows: chunk, as: Double.self)
                 let r = try loss.valueAndGradients(
-                    input: p.x, weight: p.w, bias: variant.bias ? p.b : nil, targets: p.t, upstream: u)
+                    p.x, weight: p.w, bias: variant.bias ? p.b : nil, p.t, upstream: u)
                 let what = "\(variant) \(reduction) chunk \(chunk.map(String.init) ?? "budget")"
                 // Relative error per entry, entries far below the tensor's largest (cancellation) judged against 1e-3 of it.
                 func close(_ a: Tensor<Double>, _ b: [Double]) -> Bool {
@@ -168,7 +168,7 @@ struct UnfusedLinearCE {
                 }
                 #expect(r.value.shape == (reduction == .none ? [n] : []))
                 // The forward alone gives the same value.
-                let forward = try loss(input: p.x, weight: p.w, bias: variant.bias ? p.b : nil, targets: p.t)
+                let forward = try loss(p.x, weight: p.w, bias: variant.bias ? p.b : nil, p.t)
                 #expect(forward.scalars == r.value.scalars, "\(what) forward alone")
             }
         }
@@ -187,8 +187,8 @@ struct UnfusedLinearCE {
             for chunk in [2, 9] {
                 let loss = Self.loss(variant, p, reduction, chunkRows: chunk, as: Float.self)
                 let r = try loss.valueAndGradients(
-                    input: p.x.converted(), weight: p.w.converted(), bias: variant.bias ? p.b.converted() : nil,
-                    targets: p.t, upstream: u.converted())
+                    p.x.converted(), weight: p.w.converted(), bias: variant.bias ? p.b.converted() : nil,
+                    p.t, upstream: u.converted())
                 let what = "\(variant) \(reduction) chunk \(chunk)"
                 func close(_ a: Tensor<Float>, _ b: [Double]) -> Bool {
                     let scale = b.map(abs).max() ?? 1
@@ -206,8 +206,8 @@ struct UnfusedLinearCE {
     func gradientCheckInputWeightBias(reduction: Reduction) throws {
         let p = Self.problem(n: 5, d: 3, v: 7, ignore: true, seed: 31)
         for variant in LinearCEVariant.all {
-            var inputs = LossInputs<Double>(["input": .values(p.x), "weight": .values(p.w), "target": .indices(p.t)])
-            if variant.bias { inputs["bias"] = .values(p.b) }
+            var inputs = LossInputs<Double>(["input": .values(p.x), "linear_weight": .values(p.w), "target": .indices(p.t)])
+            if variant.bias { inputs["linear_bias"] = .values(p.b) }
             let loss = Self.loss(variant, p, reduction, chunkRows: 2, as: Double.self)
             let report = try GradientCheck.check(loss, inputs: inputs)
             #expect(report.passes(tolerance: 1e-7), "\(variant) \(reduction): \(report)")
@@ -223,9 +223,9 @@ struct UnfusedLinearCE {
         let p = Self.problem(n: 40, d: 16, v: 3000, ignore: true, seed: 41)
         let x: Tensor<Float> = p.x.converted(), w: Tensor<Float> = p.w.converted(), b: Tensor<Float> = p.b.converted()
         let one = try Self.loss(variant, p, .none, chunkRows: 16, threads: 1, as: Float.self)
-            .valueAndGradients(input: x, weight: w, bias: b, targets: p.t)
+            .valueAndGradients(x, weight: w, bias: b, p.t)
         let four = try Self.loss(variant, p, .none, chunkRows: 16, threads: 4, as: Float.self)
-            .valueAndGradients(input: x, weight: w, bias: b, targets: p.t)
+            .valueAndGradients(x, weight: w, bias: b, p.t)
         #expect(one.value == four.value)
         #expect(one.inputGradient == four.inputGradient)
         #expect(one.weightGradient == four.weightGradient)
@@ -235,9 +235,9 @@ struct UnfusedLinearCE {
     @Test func leadingDimensionsAreFlattened() throws {
         let p = Self.problem(n: 6, d: 4, v: 9, ignore: false, seed: 51)
         let loss = LinearCrossEntropyLoss<Double>(reduction: .none)
-        let flat = try loss.valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+        let flat = try loss.valueAndGradients(p.x, weight: p.w, p.t)
         let shaped = try loss.valueAndGradients(
-            input: try p.x.reshaped([2, 3, 4]), weight: p.w, targets: try p.t.reshaped([2, 3]))
+            try p.x.reshaped([2, 3, 4]), weight: p.w, try p.t.reshaped([2, 3]))
         #expect(shaped.value.shape == [2, 3])
         #expect(shaped.value.scalars == flat.value.scalars)
         #expect(shaped.inputGradient.shape == [2, 3, 4])
@@ -247,12 +247,12 @@ struct UnfusedLinearCE {
     @Test func emptyBatchAndAllIgnored() throws {
         let w = TestSupport.normal([5, 3], seed: 61)
         let empty = try LinearCrossEntropyLoss<Double>(reduction: .sum)
-            .valueAndGradients(input: try Tensor(zeros: [0, 3]), weight: w, bias: Tensor(zeros: [5]), targets: Tensor([]))
+            .valueAndGradients(try Tensor(zeros: [0, 3]), weight: w, bias: Tensor(zeros: [5]), Tensor([]))
         #expect(empty.value.scalar == 0)
         #expect(empty.weightGradient.scalars.allSatisfy { $0 == 0 })
         #expect(empty.biasGradient!.scalars.allSatisfy { $0 == 0 })
         let ignored = try LinearCrossEntropyLoss<Double>()
-            .valueAndGradients(input: TestSupport.normal([2, 3], seed: 62), weight: w, targets: Tensor([-100, -100]))
+            .valueAndGradients(TestSupport.normal([2, 3], seed: 62), weight: w, Tensor([-100, -100]))
         #expect(ignored.value.scalar!.isNaN)
     }
 
@@ -260,59 +260,59 @@ struct UnfusedLinearCE {
         let p = Self.problem(n: 4, d: 3, v: 5, ignore: false, seed: 71)
         let loss = LinearCrossEntropyLoss<Double>()
         #expect(throws: LossError.self) {  // weight's D differs from the input's
-            try loss(input: p.x, weight: TestSupport.normal([5, 4], seed: 1), targets: p.t)
+            try loss(p.x, weight: TestSupport.normal([5, 4], seed: 1), p.t)
         }
         #expect(throws: LossError.self) {  // weight not 2-d
-            try loss(input: p.x, weight: TestSupport.normal([15], seed: 1), targets: p.t)
+            try loss(p.x, weight: TestSupport.normal([15], seed: 1), p.t)
         }
         #expect(throws: LossError.self) {  // bias of the wrong length
-            try loss(input: p.x, weight: p.w, bias: Tensor([1, 2]), targets: p.t)
+            try loss(p.x, weight: p.w, bias: Tensor([1, 2]), p.t)
         }
         #expect(throws: LossError.self) {  // one target too many
-            try loss(input: p.x, weight: p.w, targets: Tensor([0, 1, 2, 3, 4]))
+            try loss(p.x, weight: p.w, Tensor([0, 1, 2, 3, 4]))
         }
         #expect(throws: LossError.self) {  // class weights of the wrong length
-            try LinearCrossEntropyLoss<Double>(classWeight: Tensor([1, 2])).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(weight: Tensor([1, 2])).callAsFunction(p.x, weight: p.w, p.t)
         }
         for reduction in Reduction.allCases {
             #expect(throws: LossError.indexOutOfRange(argument: "target", position: 2, index: 5, validRange: "[0, 5)")) {
                 try LinearCrossEntropyLoss<Double>(reduction: reduction)
-                    .valueAndGradients(input: p.x, weight: p.w, targets: Tensor([0, 1, 5, -100]))
+                    .valueAndGradients(p.x, weight: p.w, Tensor([0, 1, 5, -100]))
             }
             #expect(throws: LossError.self) {
                 try LinearCrossEntropyLoss<Double>(reduction: reduction)
-                    .callAsFunction(input: p.x, weight: p.w, targets: Tensor([0, -1, 2, 3]))
+                    .callAsFunction(p.x, weight: p.w, Tensor([0, -1, 2, 3]))
             }
         }
         for cap in [0.0, -1.0, .infinity, .nan] {
             #expect(throws: LossError.self, "softcap \(cap)") {
-                try LinearCrossEntropyLoss<Double>(softcap: cap).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+                try LinearCrossEntropyLoss<Double>(softcap: cap).callAsFunction(p.x, weight: p.w, p.t)
             }
         }
         #expect(throws: LossError.invalidOption(
             name: "memory_budget", value: "40 bytes",
             expected: "at least 49 bytes (one row of 5 logits of Double, plus 1/32 for BLAS)"))
         {
-            try LinearCrossEntropyLoss<Double>(memoryBudget: 40).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(memoryBudget: 40).callAsFunction(p.x, weight: p.w, p.t)
         }
         #expect(throws: LossError.self) {
-            try LinearCrossEntropyLoss<Double>(chunkRows: 0).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(chunkRows: 0).callAsFunction(p.x, weight: p.w, p.t)
         }
         #expect(throws: LossError.self) {
-            try LinearCrossEntropyLoss<Double>(labelSmoothing: 1.5).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(labelSmoothing: 1.5).callAsFunction(p.x, weight: p.w, p.t)
         }
         #expect(throws: LossError.self) {
-            try LinearCrossEntropyLoss<Double>(zLoss: -1).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(zLoss: -1).callAsFunction(p.x, weight: p.w, p.t)
         }
         #expect(throws: LossError.self) {
-            try LinearCrossEntropyLoss<Double>(threads: 0).callAsFunction(input: p.x, weight: p.w, targets: p.t)
+            try LinearCrossEntropyLoss<Double>(threads: 0).callAsFunction(p.x, weight: p.w, p.t)
         }
         #expect(throws: LossError.self) {  // upstream of the wrong shape for `none`
             try LinearCrossEntropyLoss<Double>(reduction: .none)
-                .valueAndGradients(input: p.x, weight: p.w, targets: p.t, upstream: Tensor([1, 2]))
+                .valueAndGradients(p.x, weight: p.w, p.t, upstream: Tensor([1, 2]))
         }
         #expect(throws: LossError.self) {  // a weight without classes
-            try loss(input: p.x, weight: try Tensor(zeros: [0, 3]), targets: p.t)
+            try loss(p.x, weight: try Tensor(zeros: [0, 3]), p.t)
         }
     }
 
@@ -324,10 +324,29 @@ struct UnfusedLinearCE {
         #expect(try linearCrossEntropyChunkRows(tokens: 10, vocabulary: 100, budgetBytes: 64 << 20, scalar: Float.self) == 10)
         let p = Self.problem(n: 12, d: 5, v: 40, ignore: true, seed: 81)
         let small = try LinearCrossEntropyLoss<Double>(reduction: .none, memoryBudget: 4 * 41 * 8)
-            .valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+            .valueAndGradients(p.x, weight: p.w, p.t)
         let large = try LinearCrossEntropyLoss<Double>(reduction: .none)
-            .valueAndGradients(input: p.x, weight: p.w, targets: p.t)
+            .valueAndGradients(p.x, weight: p.w, p.t)
         #expect(TestSupport.maxRelativeDifference(small.value.scalars, large.value.scalars) < 1e-14)
         #expect(TestSupport.maxRelativeDifference(small.weightGradient.scalars, large.weightGradient.scalars, floor: 1e-9) < 1e-12)
+    }
+}
+
+/// The chunked evaluation with an explicit upstream gradient and named results,
+/// for the comparisons above.
+extension LinearCrossEntropyLoss {
+    func valueAndGradients(
+        _ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, _ targets: Tensor<Int>,
+        upstream: Tensor<Scalar>? = nil
+    ) throws -> Result {
+        let shape = reduction == .none ? targets.shape : []
+        let u = try upstream ?? Tensor(shape: shape, scalars: Array(repeating: 1, count: reduction == .none ? targets.count : 1))
+        return try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: u, gradients: true)
+    }
+
+    func callAsFunction(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, _ targets: Tensor<Int>)
+        throws -> Tensor<Scalar>
+    {
+        try self(input, weight, target: targets, linearBias: bias)
     }
 }

@@ -64,7 +64,7 @@ import _TestSupport
         let e = try HingeEmbeddingLoss<Double>(margin: 1, reduction: .none).forward(i).scalars
         #expect(e == [1, -0.5, 0])
         let r = try MarginRankingLoss<Double>(margin: 0.5, reduction: .none)(
-            input1: Tensor([1, 0]), input2: Tensor([0, 1]), target: Tensor([1, 1]))
+            Tensor([1, 0]), Tensor([0, 1]), target: Tensor([1, 1]))
         #expect(r.scalars == [0, 1.5])
         let s = try SoftMarginLoss<Double>(reduction: .none).forward(
             LossInputs(["input": .values(Tensor([0, 800, -800])), "target": .values(Tensor([1, -1, -1]))]))

@@ -12,7 +12,7 @@ import _TestSupport
     @Test func averagesOverClassesThenSamples() throws {
         // One sample, two classes, target (1, 0), logits (0, 0): each term is log 2, averaged over C = 2.
         let loss = try MultiLabelSoftMarginLoss<Double>(reduction: .none)(
-            logits: try Tensor(shape: [1, 2], scalars: [0, 0]), targets: try Tensor(shape: [1, 2], scalars: [1, 0]))
+            try Tensor(shape: [1, 2], scalars: [0, 0]), try Tensor(shape: [1, 2], scalars: [1, 0]))
         #expect(loss.shape == [1])
         #expect(abs(loss[flat: 0] - 0.6931471805599453) < 1e-15)
         let none = try MultiLabelSoftMarginLoss<Double>(weight: w, reduction: .none).forward(inputs)
@@ -23,7 +23,7 @@ import _TestSupport
 
     @Test func largeLogitsStayFinite() throws {
         let loss = try MultiLabelSoftMarginLoss<Double>(reduction: .sum)(
-            logits: Tensor([1000, -1000]), targets: Tensor([0, 1]))
+            Tensor([1000, -1000]), Tensor([0, 1]))
         #expect(abs(loss.scalar! - 1000) < 1e-9)
     }
 
@@ -53,13 +53,13 @@ import _TestSupport
             try MultiLabelSoftMarginLoss<Double>(weight: try Tensor(zeros: [3, 5])).forward(inputs)
         }
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[4]")) {
-            try MultiLabelSoftMarginLoss<Double>()(logits: x, targets: Tensor([1, 0, 1, 0]))
+            try MultiLabelSoftMarginLoss<Double>()(x, Tensor([1, 0, 1, 0]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: "[]")) {
-            try MultiLabelSoftMarginLoss<Double>()(logits: Tensor(scalar: 1), targets: Tensor(scalar: 1))
+            try MultiLabelSoftMarginLoss<Double>()(Tensor(scalar: 1), Tensor(scalar: 1))
         }
         #expect(throws: LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")) {
-            try MultiLabelSoftMarginLoss<Double>()(logits: try Tensor(zeros: [3, 0]), targets: try Tensor(zeros: [3, 0]))
+            try MultiLabelSoftMarginLoss<Double>()(try Tensor(zeros: [3, 0]), try Tensor(zeros: [3, 0]))
         }
     }
 }
@@ -95,8 +95,8 @@ import _TestSupport
     @Test func documentationExample() throws {
         // PyTorch's MultiLabelMarginLoss example: 0.85
         let loss = try MultiLabelMarginLoss<Double>()(
-            logits: try Tensor(shape: [1, 4], scalars: [0.1, 0.2, 0.4, 0.8]),
-            targets: try Tensor(shape: [1, 4], scalars: [3, 0, -1, 1]))
+            try Tensor(shape: [1, 4], scalars: [0.1, 0.2, 0.4, 0.8]),
+            try Tensor(shape: [1, 4], scalars: [3, 0, -1, 1]))
         #expect(abs(loss.scalar! - 0.85) < 1e-15)
     }
 
@@ -106,11 +106,11 @@ import _TestSupport
         #expect(none[flat: 2] == 0)
         // A repeated index counts twice: row 4 lists 2, 4, 2.
         let once = try MultiLabelMarginLoss<Double>(reduction: .sum)(
-            logits: try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
-            targets: try Tensor(shape: [1, 6], scalars: [2, 4, -1, 0, 0, 0]))
+            try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
+            try Tensor(shape: [1, 6], scalars: [2, 4, -1, 0, 0, 0]))
         let twice = try MultiLabelMarginLoss<Double>(reduction: .sum)(
-            logits: try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
-            targets: try Tensor(shape: [1, 6], scalars: [2, 4, 2, -1, 0, 0]))
+            try Tensor(shape: [1, 6], scalars: (0..<6).map { x[flat: 24 + $0] }),
+            try Tensor(shape: [1, 6], scalars: [2, 4, 2, -1, 0, 0]))
         #expect(twice.scalar! > once.scalar!)
         #expect(abs(none[flat: 4] - twice.scalar!) < 1e-15)
     }
@@ -131,17 +131,17 @@ import _TestSupport
 
     @Test func badInputsThrowTypedErrors() {
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 6, validRange: "[-1, 6) (-1 ends the list)")) {
-            try MultiLabelMarginLoss<Double>()(logits: x, targets: try Tensor(shape: [5, 6], scalars: [0, 6] + Array(repeating: -1, count: 28)))
+            try MultiLabelMarginLoss<Double>()(x, try Tensor(shape: [5, 6], scalars: [0, 6] + Array(repeating: -1, count: 28)))
         }
         // PyTorch checks entries after the first -1 too.
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 3, index: -2, validRange: "[-1, 6) (-1 ends the list)")) {
-            try MultiLabelMarginLoss<Double>()(logits: x, targets: try Tensor(shape: [5, 6], scalars: [0, -1, 0, -2] + Array(repeating: -1, count: 26)))
+            try MultiLabelMarginLoss<Double>()(x, try Tensor(shape: [5, 6], scalars: [0, -1, 0, -2] + Array(repeating: -1, count: 26)))
         }
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[5, 6] (the shape of input)", actual: "[5]")) {
-            try MultiLabelMarginLoss<Double>()(logits: x, targets: Tensor([0, 1, 2, 3, 4]))
+            try MultiLabelMarginLoss<Double>()(x, Tensor([0, 1, 2, 3, 4]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[1, 5, 6]")) {
-            try MultiLabelMarginLoss<Double>()(logits: try x.reshaped([1, 5, 6]), targets: try t.reshaped([1, 5, 6]))
+            try MultiLabelMarginLoss<Double>()(try x.reshaped([1, 5, 6]), try t.reshaped([1, 5, 6]))
         }
     }
 }

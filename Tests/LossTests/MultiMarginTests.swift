@@ -26,14 +26,14 @@ import _TestSupport
 
     @Test func documentationExample() throws {
         // PyTorch's MultiMarginLoss example: 1/4 ((1 - 0.7) + (1 - 0.6) + (1 - 0.4)) = 0.325
-        let loss = try MultiMarginLoss<Double>()(logits: Tensor([0.1, 0.2, 0.4, 0.8]), targets: Tensor(shape: [], scalars: [3]))
+        let loss = try MultiMarginLoss<Double>()(Tensor([0.1, 0.2, 0.4, 0.8]), Tensor(shape: [], scalars: [3]))
         #expect(abs(loss.scalar! - 0.325) < 1e-15)
     }
 
     @Test func weightMultipliesOutsideThePower() throws {
         // z = 1 - 1 + 2 = 2 for class 1, z = 1 - 1 + 0 = 0 for class 2; w_y = 3: 3 · 2² / 3 = 4 (not (3·2)²/3 = 12).
         let loss = MultiMarginLoss<Double>(p: 2, weight: Tensor([3, 1, 1]), reduction: .sum)
-        let value = try loss(logits: try Tensor(shape: [1, 3], scalars: [1, 2, 0]), targets: Tensor([0]))
+        let value = try loss(try Tensor(shape: [1, 3], scalars: [1, 2, 0]), Tensor([0]))
         #expect(value.scalar == 4)
     }
 
@@ -75,16 +75,16 @@ import _TestSupport
             try MultiMarginLoss<Double>(weight: Tensor([1, 1, 1, 1])).forward(inputs)
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 5, validRange: "[0, 5)")) {
-            try MultiMarginLoss<Double>()(logits: x, targets: Tensor([0, 5, 1, 1, 1, 1]))
+            try MultiMarginLoss<Double>()(x, Tensor([0, 5, 1, 1, 1, 1]))
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: -1, validRange: "[0, 5)")) {
-            try MultiMarginLoss<Double>()(logits: x, targets: Tensor([-1, 0, 1, 1, 1, 1]))
+            try MultiMarginLoss<Double>()(x, Tensor([-1, 0, 1, 1, 1, 1]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[6] (one class index per sample)", actual: "[5]")) {
-            try MultiMarginLoss<Double>()(logits: x, targets: Tensor([0, 0, 1, 1, 1]))
+            try MultiMarginLoss<Double>()(x, Tensor([0, 0, 1, 1, 1]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[2, 3, 1]")) {
-            try MultiMarginLoss<Double>()(logits: try Tensor(zeros: [2, 3, 1]), targets: Tensor([0, 0]))
+            try MultiMarginLoss<Double>()(try Tensor(zeros: [2, 3, 1]), Tensor([0, 0]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "upstream", expected: "[6]", actual: "[]")) {
             try MultiMarginLoss<Double>(reduction: .none).backward(inputs, upstream: Tensor(scalar: 1))

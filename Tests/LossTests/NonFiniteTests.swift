@@ -55,7 +55,8 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
         func check<T: KernelScalar>(_ t: T.Type) throws {
             let x = values([0, -.infinity, 1, /* row 2 */ .nan, 0, 0, /* row 3 */ -.infinity, 0, 0], [3, 3], as: t)
             let loss = CrossEntropyLoss<T>(reduction: .none)
-            let (value, gradient) = try loss.valueAndGradient(logits: x, targets: indices([0, 1, 0]))
+            let r = try loss.valueWithGradient(x, indices([0, 1, 0]))
+            let (value, gradient) = (r.value, r.gradient)
             let lse = Double.log(1 + Double.exp(1))
             // Row 0: -inf is a valid logit (probability 0, gradient 0).
             // Row 1: NaN propagates to its row only. Row 2: the target's logit is -inf: loss +inf.
@@ -66,7 +67,7 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
             #expect(g[3..<6].allSatisfy { $0.isNaN })
             #expect(same(Array(g[6..<9]), [-1, 0.5, 0.5]))
             // A NaN anywhere makes the mean NaN.
-            #expect(try CrossEntropyLoss<T>()(logits: x, targets: indices([0, 1, 0])).scalar!.isNaN)
+            #expect(try CrossEntropyLoss<T>()(x, indices([0, 1, 0])).scalar!.isNaN)
         }
         if float { try check(Float.self) } else { try check(Double.self) }
     }
@@ -76,14 +77,14 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
         func check<T: KernelScalar>(_ t: T.Type) throws {
             let x = values([1, 2, 3, 4], [2, 2], as: t)
             let ignored = indices([-100, -100])
-            #expect(try CrossEntropyLoss<T>()(logits: x, targets: ignored).scalar!.isNaN)
-            #expect(try CrossEntropyLoss<T>(reduction: .sum)(logits: x, targets: ignored).scalar == 0)
-            #expect(try CrossEntropyLoss<T>(reduction: .none)(logits: x, targets: ignored).scalars == [0, 0])
-            #expect(try NLLLoss<T>()(logProbabilities: x, targets: ignored).scalar!.isNaN)
+            #expect(try CrossEntropyLoss<T>()(x, ignored).scalar!.isNaN)
+            #expect(try CrossEntropyLoss<T>(reduction: .sum)(x, ignored).scalar == 0)
+            #expect(try CrossEntropyLoss<T>(reduction: .none)(x, ignored).scalars == [0, 0])
+            #expect(try NLLLoss<T>()(x, ignored).scalar!.isNaN)
             let z = try CrossEntropyZLoss<T>().forward(LossInputs(["input": .values(x), "target": .indices(ignored)]))
             #expect(z.scalar!.isNaN)
             // The gradient of an all-ignored mean is 0 everywhere (every row is skipped), as in PyTorch.
-            let (_, g) = try CrossEntropyLoss<T>().valueAndGradient(logits: x, targets: ignored)
+            let g = try CrossEntropyLoss<T>().valueWithGradient(x, ignored).gradient
             #expect(g.scalars.allSatisfy { $0 == 0 })
         }
         if float { try check(Float.self) } else { try check(Double.self) }
@@ -117,8 +118,8 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
             #expect(try MSELoss<T>(reduction: .sum).forward(empty).scalar == 0)
             #expect(try HuberLoss<T>().forward(empty).scalar!.isNaN)
             let emptyBatch = values([], [0, 3], as: t)
-            #expect(try CrossEntropyLoss<T>()(logits: emptyBatch, targets: Tensor<Int>([])).scalar!.isNaN)
-            #expect(try CrossEntropyLoss<T>(reduction: .sum)(logits: emptyBatch, targets: Tensor<Int>([])).scalar == 0)
+            #expect(try CrossEntropyLoss<T>()(emptyBatch, Tensor<Int>([])).scalar!.isNaN)
+            #expect(try CrossEntropyLoss<T>(reduction: .sum)(emptyBatch, Tensor<Int>([])).scalar == 0)
         }
         if float { try check(Float.self) } else { try check(Double.self) }
     }

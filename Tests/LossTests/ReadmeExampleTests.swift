@@ -10,7 +10,8 @@ import Testing
         let logits = try Tensor<Float>(shape: [2, 3], scalars: [-1.90, -0.29, -2.30, -0.29, -1.90, -2.30])
         let targets = Tensor<Int>([1, 0])
         let crossEntropy = CrossEntropyLoss<Float>(labelSmoothing: 0)
-        let (loss, gradient) = try crossEntropy.valueAndGradient(logits: logits, targets: targets)
+        let result = try crossEntropy.valueWithGradient(logits, targets)
+        let (loss, gradient) = (result.value, result.gradient)
         print(loss.scalar!)  // 0.28808922 = -log 0.75
         print(gradient.shape)  // [2, 3]
 
@@ -39,10 +40,10 @@ import Testing
         let vocabulary = try Tensor<Float>.randomNormal(shape: [1000, 16], scale: 0.1, using: &rng)  // V × D
         let tokens = Tensor<Int>([3, 14, 15, 92, 65, -100, 358, 979])  // -100: ignored
         let head = LinearCrossEntropyLoss<Float>(ignoreIndex: -100, labelSmoothing: 0.1, zLoss: 1e-4)
-        let r = try head.valueAndGradients(input: hidden, weight: vocabulary, targets: tokens)
-        print(r.value, r.inputGradient.shape, r.weightGradient.shape)  // loss, [8, 16], [1000, 16]
+        let r = try head.valueWithGradient(hidden, vocabulary, target: tokens)
+        print(r.value, r.gradient.shape, try r.gradient(of: .linearWeight).shape)  // loss, [8, 16], [1000, 16]
         // README linear example ends
-        #expect(r.inputGradient.shape == [8, 16] && r.weightGradient.shape == [1000, 16])
+        #expect(r.gradient.shape == [8, 16] && (try r.gradient(of: .linearWeight).shape) == [1000, 16])
         #expect(r.value.scalar!.isFinite && r.value.scalar! > 0)
     }
 }

@@ -1,4 +1,4 @@
-import Loss
+@testable import Loss
 import Testing
 
 @Suite struct TensorTests {

@@ -69,29 +69,29 @@ import _TestSupport
     @Test func knownValues() throws {
         let anchor = Tensor<Double>([0, 0]), positive = Tensor<Double>([3, 4]), negative = Tensor<Double>([0, 1])
         // ‖a − p‖ = 5, ‖a − n‖ = 1: 1 + 5 − 1 = 5 (eps 0); L1: 7 − 1 + 1 = 7.
-        let l2 = try TripletMarginLoss<Double>(eps: 0)(anchor: anchor, positive: positive, negative: negative)
+        let l2 = try TripletMarginLoss<Double>(eps: 0)(anchor, positive, negative: negative)
         #expect(l2.shape == [] && l2.scalar == 5)
-        let l1 = try TripletMarginLoss<Double>(p: 1, eps: 0)(anchor: anchor, positive: positive, negative: negative)
+        let l1 = try TripletMarginLoss<Double>(p: 1, eps: 0)(anchor, positive, negative: negative)
         #expect(l1.scalar == 7)
         // PyTorch adds eps to the difference: ‖(−3 + 1e-6, −4 + 1e-6)‖ − ‖(1e-6, −1 + 1e-6)‖ + 1
-        let withEps = try TripletMarginLoss<Double>()(anchor: anchor, positive: positive, negative: negative)
+        let withEps = try TripletMarginLoss<Double>()(anchor, positive, negative: negative)
         let want = 1 + ((-3 + 1e-6) * (-3 + 1e-6) + (-4 + 1e-6) * (-4 + 1e-6)).squareRoot()
             - (1e-12 + (-1 + 1e-6) * (-1 + 1e-6)).squareRoot()
         #expect(abs(withEps.scalar! - want) < 1e-14)
         // Swap: d(p, n) = ‖(3, 3)‖ ≈ 4.24 is not smaller than d(a, n) = 1, so nothing changes.
-        #expect(try TripletMarginLoss<Double>(eps: 0, swap: true)(anchor: anchor, positive: positive, negative: negative).scalar == 5)
+        #expect(try TripletMarginLoss<Double>(eps: 0, swap: true)(anchor, positive, negative: negative).scalar == 5)
         // Cosine: a = (1, 0), p = (0, 1) → 1; n = (−1, 0) → 2: 0.5 + 1 − 2 < 0 → 0.
         let cos = try TripletMarginWithDistanceLoss<Double>(distanceFunction: CosineDistance(), margin: 0.5)(
-            anchor: Tensor([1, 0]), positive: Tensor([0, 1]), negative: Tensor([-1, 0]))
+            Tensor([1, 0]), Tensor([0, 1]), negative: Tensor([-1, 0]))
         #expect(cos.scalar == 0)
     }
 
     @Test func closureInitializerUsesTheClosures() throws {
         let loss = TripletMarginWithDistanceLoss<Double>(
             margin: 2, distance: { x, y in abs(x[0] - y[0]) }, gradient: { x, y in ([1], [-1]) })
-        let v = try loss(anchor: Tensor([0]), positive: Tensor([1]), negative: Tensor([3]))
+        let v = try loss(Tensor([0]), Tensor([1]), negative: Tensor([3]))
         #expect(v.scalar == 0)  // 2 + 1 − 3
-        let w = try loss(anchor: Tensor([0]), positive: Tensor([1]), negative: Tensor([2]))
+        let w = try loss(Tensor([0]), Tensor([1]), negative: Tensor([2]))
         #expect(w.scalar == 1)
     }
 

@@ -27,7 +27,7 @@ import _TestSupport
         #expect(abs(mean.scalar! - none.scalars.reduce(0, +) / 4) < 1e-14)
         // The z term itself: logits (0, 0) give lse = log 2.
         let one = try CrossEntropyZLoss<Double>(zLoss: 0.5, reduction: .sum)(
-            logits: try Tensor(shape: [1, 2], scalars: [0, 0]), targets: Tensor([0]))
+            try Tensor(shape: [1, 2], scalars: [0, 0]), Tensor([0]))
         let l2 = 0.6931471805599453
         #expect(abs(one.scalar! - (l2 + 0.5 * l2 * l2)) < 1e-15)
     }
@@ -58,14 +58,14 @@ import _TestSupport
             try CrossEntropyZLoss<Double>(zLoss: -0.1).forward(inputs)
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 1, index: 5, validRange: "[0, 5)")) {
-            try CrossEntropyZLoss<Double>()(logits: x, targets: Tensor([-100, 5, 2, -100, 1, 0]))
+            try CrossEntropyZLoss<Double>()(x, Tensor([-100, 5, 2, -100, 1, 0]))
         }
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: -1, validRange: "[0, 5)")) {
-            try CrossEntropyZLoss<Double>()(logits: x, targets: Tensor([-1, 3, 2, -100, 1, 0]))
+            try CrossEntropyZLoss<Double>()(x, Tensor([-1, 3, 2, -100, 1, 0]))
         }
         #expect(throws: LossError.shapeMismatch(
             argument: "target", expected: "[6] (the input's shape without the class axis)", actual: "[5]")) {
-            try CrossEntropyZLoss<Double>()(logits: x, targets: Tensor([0, 3, 2, 1, 1]))
+            try CrossEntropyZLoss<Double>()(x, Tensor([0, 3, 2, 1, 1]))
         }
     }
 }

@@ -141,13 +141,13 @@ let referenceBadInputs: [BadInput] = [
         (#""inputs":{"input":{"shape":[2],"data":[0,1]},"target":{"shape":[2],"dtype":"int64","data":[0,1]}}"#,
          "mse_loss", "input target is missing: expected a floating-point tensor"),
         (#""inputs":{"input":{"shape":[2],"data":["NaN",0.5]},"target":{"shape":[2],"data":[0,1]}}"#,
-         "binary_cross_entropy", "input[0] = nan is invalid: expected a probability in [0, 1]"),
+         "binary_cross_entropy", "input[0] is nan, which is invalid: expected a probability in [0, 1]"),
         (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"dtype":"int64","data":[0,9]}}"#,
-         "cross_entropy", "target[1] = 9 is outside the valid range [0, 3)"),
+         "cross_entropy", "target[1] is 9, outside the valid range [0, 3)"),
         (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"dtype":"int64","data":[0,1]},"weight":{"shape":[3],"dtype":"int64","data":[1,1,1]}}"#,
-         "cross_entropy", "scalars: expected shape 3 elements for shape [3], got 0 elements"),
+         "cross_entropy", "Wrong shape for scalars: expected 3 elements for shape [3], got 0 elements"),
         (#""inputs":{"input":{"shape":[2],"data":[0,1]},"target":{"shape":[3],"data":[0,1,2]}}"#,
-         "mse_loss", "target: expected shape [2] (the shape of input), got [3]"),
+         "mse_loss", "Wrong shape for target: expected [2] (the shape of input), got [3]"),
     ])
     func badCasesFailWithTheLossError(inputs: String, function: String, message: String) throws {
         let c = try single(inputs, function: function)

@@ -43,7 +43,7 @@ struct TrainingLoss {
         }
         self.name = name
         self.loss = loss
-        self.targets = specs[1].kind == .indices ? .classIndices : .values
+        self.targets = specs[1].kind == .values ? .values : .classIndices
         switch name {
         case "nll_loss": head = .logSoftmax
         case "binary_cross_entropy": head = .sigmoid

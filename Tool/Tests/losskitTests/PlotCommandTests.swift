@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import _TestSupport
 
 /// `losskit plot` writes one well-formed SVG per loss.
 @Suite struct PlotCommandTests {

@@ -1,10 +1,9 @@
 import Foundation
 import Testing
-import _TestSupport
 
 /// The `losskit` binary under test: `$LOSSKIT_BINARY` when set, else the one
 /// built next to this test bundle (so `swift test --scratch-path .build-asan`
-/// runs the sanitized binary), else `.build/debug/losskit`.
+/// runs the sanitized binary), else `Tool/.build/debug/losskit`.
 let lossKitBinary: String = {
     if let path = ProcessInfo.processInfo.environment["LOSSKIT_BINARY"], !path.isEmpty { return path }
     let fm = FileManager.default
@@ -16,7 +15,7 @@ let lossKitBinary: String = {
         if fm.isExecutableFile(atPath: candidate) { return candidate }
         dir = dir.deletingLastPathComponent()
     }
-    return TestSupport.repositoryRoot + "/.build/debug/losskit"
+    return TestSupport.toolRoot + "/.build/debug/losskit"
 }()
 
 /// Runs the built `losskit` binary and captures its output and status.

@@ -61,10 +61,10 @@ struct MLP {
                 }
                 activations[index].withUnsafeBufferPointer { x in
                     z.withUnsafeMutableBufferPointer { zb in
-                        BLAS.gemm(
-                            transposeA: false, transposeB: false, m: rows, n: l.fanOut, k: l.fanIn, alpha: Float(1),
-                            a: x.baseAddress!, lda: l.fanIn, b: p.baseAddress! + l.weightOffset, ldb: l.fanOut,
-                            beta: Float(1), c: zb.baseAddress!, ldc: l.fanOut)
+                        // z = 1 · x W + 1 · z; the shapes are the network's own, so this cannot throw.
+                        try! matrixMultiply(
+                            x, p.slice(l.weightOffset, l.fanIn * l.fanOut), rows: rows, columns: l.fanOut,
+                            inner: l.fanIn, beta: 1, into: zb)
                     }
                 }
                 if index < layers.count - 1 {
@@ -106,10 +106,9 @@ struct MLP {
                     delta.withUnsafeBufferPointer { d in
                         x.withUnsafeBufferPointer { xb in
                             // dW = xᵀ delta
-                            BLAS.gemm(
-                                transposeA: true, transposeB: false, m: l.fanIn, n: l.fanOut, k: rows, alpha: Float(1),
-                                a: xb.baseAddress!, lda: l.fanIn, b: d.baseAddress!, ldb: l.fanOut, beta: Float(0),
-                                c: g.baseAddress! + l.weightOffset, ldc: l.fanOut)
+                            try! matrixMultiply(
+                                xb, d, rows: l.fanIn, columns: l.fanOut, inner: rows, opA: .transposed,
+                                into: g.slice(l.weightOffset, l.fanIn * l.fanOut))
                         }
                         // db = column sums of delta
                         for r in 0..<rows {
@@ -121,10 +120,9 @@ struct MLP {
                     var previous = [Float](repeating: 0, count: rows * l.fanIn)
                     delta.withUnsafeBufferPointer { d in
                         previous.withUnsafeMutableBufferPointer { pb in
-                            BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: l.fanIn, k: l.fanOut, alpha: Float(1),
-                                a: d.baseAddress!, lda: l.fanOut, b: p.baseAddress! + l.weightOffset, ldb: l.fanOut,
-                                beta: Float(0), c: pb.baseAddress!, ldc: l.fanIn)
+                            try! matrixMultiply(
+                                d, p.slice(l.weightOffset, l.fanIn * l.fanOut), rows: rows, columns: l.fanIn,
+                                inner: l.fanOut, opB: .transposed, into: pb)
                             x.withUnsafeBufferPointer { xb in
                                 for i in pb.indices where xb[i] <= 0 { pb[i] = 0 }
                             }
@@ -168,5 +166,17 @@ struct Adam {
                 }
             }
         }
+    }
+}
+
+extension UnsafeBufferPointer {
+    /// `count` elements from `start`.
+    func slice(_ start: Int, _ count: Int) -> UnsafeBufferPointer { UnsafeBufferPointer(rebasing: self[start..<(start + count)]) }
+}
+
+extension UnsafeMutableBufferPointer {
+    /// `count` elements from `start`.
+    func slice(_ start: Int, _ count: Int) -> UnsafeMutableBufferPointer {
+        UnsafeMutableBufferPointer(rebasing: self[start..<(start + count)])
     }
 }

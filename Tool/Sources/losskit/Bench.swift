@@ -120,7 +120,7 @@ struct Bench: ParsableCommand {
                         try softmaxCrossEntropy(
                             logits: xb, targets: tb, layout: layout, losses: lb,
                             gradient: op == .crossEntropy ? ob : nil, gradientScale: 1 / Float(rows), threads: threads)
-                        sink += sum(UnsafeBufferPointer(lb)) / Float(rows)
+                        sink += try sum(UnsafeBufferPointer(lb)) / Float(rows)
                     }
                 }
             case .softmax: try Kernels.softmax(xb, layout: layout, into: ob, threads: threads)
@@ -167,9 +167,9 @@ struct Bench: ParsableCommand {
         var options = LinearCrossEntropyOptions<Float>()
         options.threads = threads
         options.chunkRows = try linearCrossEntropyChunkRows(tokens: n, vocabulary: v, budgetBytes: 64 << 20, scalar: Float.self)
-        let previousBLASThreads = BLAS.threads
-        BLAS.threads = threads
-        defer { BLAS.threads = previousBLASThreads }
+        let previousBLASThreads = OpenBLAS.threadCount
+        OpenBLAS.threadCount = threads
+        defer { OpenBLAS.threadCount = previousBLASThreads }
         let shape = LinearHeadShape(tokens: n, hidden: d, vocabulary: v)
         var workspace = [Float](
             repeating: 0, count: linearCrossEntropyWorkspaceCount(chunkRows: options.chunkRows, vocabulary: v))
@@ -199,23 +199,22 @@ struct Bench: ParsableCommand {
         let k = options.chunkRows
         var scratch = [Float](repeating: 0, count: k * v)
         let gemms = try Timing.measure(repetitions: repetitions) {
-            x.withUnsafeBufferPointer { xb in
-                w.withUnsafeBufferPointer { wb in
-                    scratch.withUnsafeMutableBufferPointer { sb in
-                        dx.withUnsafeMutableBufferPointer { dxb in
-                            dw.withUnsafeMutableBufferPointer { dwb in
+            try x.withUnsafeBufferPointer { xb in
+                try w.withUnsafeBufferPointer { wb in
+                    try scratch.withUnsafeMutableBufferPointer { sb in
+                        try dx.withUnsafeMutableBufferPointer { dxb in
+                            try dw.withUnsafeMutableBufferPointer { dwb in
                                 var start = 0
                                 while start < n {
                                     let rows = min(k, n - start)
-                                    let xs = xb.baseAddress! + start * d
-                                    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: v, k: d, alpha: 1, a: xs, lda: d,
-                                              b: wb.baseAddress!, ldb: d, beta: 0, c: sb.baseAddress!, ldc: v)
-                                    BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: d, k: v, alpha: 1,
-                                              a: sb.baseAddress!, lda: v, b: wb.baseAddress!, ldb: d, beta: 0,
-                                              c: dxb.baseAddress! + start * d, ldc: d)
-                                    BLAS.gemm(transposeA: true, transposeB: false, m: v, n: d, k: rows, alpha: 1,
-                                              a: sb.baseAddress!, lda: v, b: xs, ldb: d, beta: start == 0 ? 0 : 1,
-                                              c: dwb.baseAddress!, ldc: d)
+                                    let xs = xb.slice(start * d, rows * d), s = sb.slice(0, rows * v)
+                                    let sm = UnsafeBufferPointer(s)
+                                    try matrixMultiply(xs, wb, rows: rows, columns: v, inner: d, opB: .transposed, into: s)
+                                    try matrixMultiply(
+                                        sm, wb, rows: rows, columns: d, inner: v, into: dxb.slice(start * d, rows * d))
+                                    try matrixMultiply(
+                                        sm, xs, rows: v, columns: d, inner: rows, opA: .transposed, beta: start == 0 ? 0 : 1,
+                                        into: dwb)
                                     start += rows
                                 }
                             }

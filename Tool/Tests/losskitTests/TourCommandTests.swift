@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import _TestSupport
 
 @Suite struct TourCommandTests {
     /// The tutorial's numbers, printed from values the library computed.

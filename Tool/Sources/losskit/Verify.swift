@@ -81,7 +81,7 @@ struct Verify: ParsableCommand {
     }
 }
 
-extension Precision: ExpressibleByArgument {}
+extension Precision: @retroactive ExpressibleByArgument {}
 
 /// A JSON string literal.
 func jsonString(_ s: String) -> String {

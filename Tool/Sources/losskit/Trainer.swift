@@ -138,7 +138,7 @@ enum Trainer {
         result.trainRows = train.rows
         result.testRows = test.rows
 
-        BLAS.threads = s.threads
+        OpenBLAS.threadCount = s.threads
         var g = SeededGenerator(seed: s.seed &+ 0x5EED)
         var model = MLP(sizes: sizes, generator: &g)
         if case .regression = data.task {
@@ -248,12 +248,13 @@ struct LeastSquaresBaseline {
             for c in 0..<(n - 1) { a[r * n + c] = Double(train.features[r * (n - 1) + c]) }
         }
         var b = train.targets.map(Double.init)
-        let info = a.withUnsafeMutableBufferPointer { ap in
-            b.withUnsafeMutableBufferPointer { bp in
-                BLAS.leastSquares(ap.baseAddress!, m: m, n: n, bp.baseAddress!, nrhs: 1)
+        do {
+            try a.withUnsafeMutableBufferPointer { ap in
+                try b.withUnsafeMutableBufferPointer { bp in try solveLeastSquares(ap, rows: m, columns: n, bp) }
             }
+        } catch {
+            return nil  // no baseline for a rank-deficient design matrix
         }
-        guard info == 0 else { return nil }
         coefficients = Array(b.prefix(n))
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import _TestSupport
 
 /// `losskit train`: short runs whose test loss falls, reports, output files and errors.
 @Suite struct TrainCommandTests {

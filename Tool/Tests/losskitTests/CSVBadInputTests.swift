@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import _TestSupport
 
 /// Malformed CSV files given to `losskit train --data PATH`: each is an unreadable-input
 /// error (exit 2) whose message names the file and the problem, before any training.

@@ -109,62 +109,60 @@ struct Tour: ParsableCommand {
         // MAE and MSE on prediction [0, 3] vs truth [1, 0].
         out.heading("2. Mean absolute error (L1) and mean squared error")
         let prediction = Tensor<Double>([0, 3]), truth = Tensor<Double>([1, 0])
-        let pair = LossInputs(["input": .values(prediction), "target": .values(truth)])
-        let mae = try L1Loss<Double>().forward(pair)[flat: 0]
-        let mse = try MSELoss<Double>().forward(pair)[flat: 0]
-        let maeEach = try L1Loss<Double>(reduction: .none).forward(pair)
-        let mseEach = try MSELoss<Double>(reduction: .none).forward(pair)
+        let mae = try L1Loss<Double>().valueWithGradient(prediction, truth)
+        let mse = try MSELoss<Double>().valueWithGradient(prediction, truth)
+        let maeEach = try L1Loss<Double>(reduction: .none)(prediction, truth)
+        let mseEach = try MSELoss<Double>(reduction: .none)(prediction, truth)
         out.say("prediction \(list(prediction)), truth \(list(truth))")
-        out.value("MAE = mean |x - y|", mae)
-        out.value("MSE = mean (x - y)^2", mse)
+        out.value("MAE = mean |x - y|", mae.value[flat: 0])
+        out.value("MSE = mean (x - y)^2", mse.value[flat: 0])
         out.say(String(
             format: "The second example's share: %.0f%% of the absolute errors, %.0f%% of the squared errors;",
             100 * maeEach[flat: 1] / maeEach.scalars.reduce(0, +), 100 * mseEach[flat: 1] / mseEach.scalars.reduce(0, +)))
         out.say("squaring makes MSE punish the large miss much harder than MAE does.")
-        out.say("gradient of MAE wrt prediction: \(list(try L1Loss<Double>().backward(pair, upstream: Tensor(scalar: 1))["input"]!))")
-        out.say("gradient of MSE wrt prediction: \(list(try MSELoss<Double>().backward(pair, upstream: Tensor(scalar: 1))["input"]!))")
+        out.say("gradient of MAE wrt prediction: \(list(mae.gradient))")
+        out.say("gradient of MSE wrt prediction: \(list(mse.gradient))")
 
         out.heading("3. Root mean squared error")
-        let rmse = try RMSELoss<Double>().forward(pair)[flat: 0]
-        out.value("RMSE = sqrt(MSE), in the target's units", rmse)
-        out.say("gradient of RMSE wrt prediction: \(list(try RMSELoss<Double>().backward(pair, upstream: Tensor(scalar: 1))["input"]!))")
+        let rmse = try RMSELoss<Double>().valueWithGradient(prediction, truth)
+        out.value("RMSE = sqrt(MSE), in the target's units", rmse.value[flat: 0])
+        out.say("gradient of RMSE wrt prediction: \(list(rmse.gradient))")
 
         out.heading("4. Cross-entropy on logits")
         let logits = try Tensor<Double>(shape: [2, 3], scalars: [-1.90, -0.29, -2.30, -0.29, -1.90, -2.30])
         let probabilities = try Tensor<Double>(shape: [2, 3], scalars: [0, 1, 0, 1, 0, 0])
         let indices = Tensor<Int>([1, 0])
         let ce = CrossEntropyLoss<Double>()
-        let softmaxed = try AxisFunction<Double>(.softmax, dim: 1).forward(LossInputs(["input": .values(logits)]))
+        let softmaxed = try AxisFunction<Double>(.softmax, dim: 1)(logits)
         out.say("logits (2 samples, 3 classes):")
         out.table(logits, columns: 3)
         out.say("softmax of the logits, row by row (each row sums to 1):")
         out.table(softmaxed, columns: 3)
-        let ceProbabilities = try ce(logits: logits, targets: probabilities)[flat: 0]
-        let ceIndices = try ce(logits: logits, targets: indices)[flat: 0]
+        let ceProbabilities = try ce(logits, probabilities)[flat: 0]
+        let ceIndices = try ce.valueWithGradient(logits, indices)
         out.value("CE with probability targets [[0,1,0],[1,0,0]]", ceProbabilities)
-        out.value("CE with class-index targets [1, 0]", ceIndices)
+        out.value("CE with class-index targets [1, 0]", ceIndices.value[flat: 0])
         out.value("-log(softmax of the true class) = -log 0.75", -Double.log(softmaxed[flat: 1]))
-        let (_, ceGradient) = try ce.valueAndGradient(logits: logits, targets: indices)
         out.say("gradient wrt logits = (softmax - one_hot) / N:")
-        out.table(ceGradient, columns: 3)
+        out.table(ceIndices.gradient, columns: 3)
 
         out.heading("5. LogSoftmax followed by NLL is cross-entropy")
-        let logProbabilities = try AxisFunction<Double>(.logSoftmax, dim: 1).forward(LossInputs(["input": .values(logits)]))
-        let nll = try NLLLoss<Double>()(logProbabilities: logProbabilities, targets: indices)[flat: 0]
+        let logProbabilities = try AxisFunction<Double>(.logSoftmax, dim: 1)(logits)
+        let nll = try NLLLoss<Double>()(logProbabilities, indices)[flat: 0]
         out.value("NLL(LogSoftmax(logits), [1, 0])", nll)
-        out.say(String(format: "difference from cross-entropy: %.1e", abs(nll - ceIndices)))
+        out.say(String(format: "difference from cross-entropy: %.1e", abs(nll - ceIndices.value[flat: 0])))
 
         out.heading("6. Binary cross-entropy")
-        let bce = try BCELoss<Double>()(probabilities: Tensor([0.75, 0.25]), targets: Tensor([1, 0]))[flat: 0]
-        out.value("BCE of [0.75, 0.25] vs [1, 0]", bce)
-        let bceInputs = LossInputs<Double>(["input": .values(Tensor([0.75, 0.25])), "target": .values(Tensor([1, 0]))])
-        out.say("gradient wrt probabilities: \(list(try BCELoss<Double>().backward(bceInputs, upstream: Tensor(scalar: 1))["input"]!))")
+        let bce = try BCELoss<Double>().valueWithGradient(Tensor([0.75, 0.25]), Tensor([1, 0]))
+        out.value("BCE of [0.75, 0.25] vs [1, 0]", bce.value[flat: 0])
+        out.say("gradient wrt probabilities: \(list(bce.gradient))")
 
         out.heading("7. A custom loss: mean absolute percentage error")
         out.say("MAPE = mean |(x - y) / y|: errors relative to the target, written with the public ElementwiseLoss protocol.")
+        let mape = try MAPELoss<Double>().valueWithGradient(Tensor([110, 190]), Tensor([100, 200]))
+        out.value("MAPE of [110, 190] vs [100, 200]", mape.value[flat: 0])
+        out.say("gradient wrt prediction: \(list(mape.gradient))")
         let mapeInputs = LossInputs<Double>(["input": .values(Tensor([110, 190])), "target": .values(Tensor([100, 200]))])
-        out.value("MAPE of [110, 190] vs [100, 200]", try MAPELoss<Double>().forward(mapeInputs)[flat: 0])
-        out.say("gradient wrt prediction: \(list(try MAPELoss<Double>().backward(mapeInputs, upstream: Tensor(scalar: 1))["input"]!))")
         let check = try GradientCheck.check(MAPELoss<Double>(), inputs: mapeInputs)
         out.say("GradientCheck of MAPE against finite differences: worst relative error \(String(format: "%.1e", check.worstError))")
     }
