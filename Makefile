@@ -25,12 +25,15 @@ build: deps
 tool: deps
 	$(SWIFT) build -c release --package-path Tool --product losskit
 
-# The libraries' tests, then the tool's.
+# The libraries' tests, the tool's, then the example package (a dependent of LossKit,
+# built in release as an application would be, and run).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build --build-tests --package-path Tool
 	$(SWIFT) test --skip-build --package-path Tool
+	$(SWIFT) build -c release --package-path Examples
+	Examples/.build/release/DigitsClassifier
 
 demo: deps
 	$(SWIFT) run -c release --package-path Tool losskit tour
@@ -76,4 +79,4 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/run.sh
 
 clean:
-	rm -rf .build .build-asan .build-tsan Fuzz/.build Tool/.build Tool/.build-asan Tool/.build-tsan Benchmarks/.build
+	rm -rf .build .build-asan .build-tsan Fuzz/.build Tool/.build Tool/.build-asan Tool/.build-tsan Benchmarks/.build Examples/.build

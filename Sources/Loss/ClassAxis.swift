@@ -17,6 +17,10 @@ struct ClassAxis {
         var s = inputShape
         s.remove(at: axis)
         sampleShape = s
+        guard layout.length > 0 || layout.rows == 0 else {
+            throw LossError.emptyInput(
+                argument: argument, reason: "its class axis has length 0, so there is no class to predict")
+        }
     }
 
     var classes: Int { layout.length }

@@ -161,7 +161,7 @@ extension LossFunction {
 /// let loss = try mse(input, target)
 /// let result = try mse.valueWithGradient(input, target)  // result.value, result.gradient
 /// ```
-public protocol InputTargetLoss: LossFunction {}
+public protocol InputTargetLoss<Scalar>: LossFunction {}
 
 extension InputTargetLoss {
     /// The loss of `input` against `target`.
@@ -184,7 +184,7 @@ extension InputTargetLoss {
 /// let ce = CrossEntropyLoss<Float>()
 /// let loss = try ce(logits, classes)  // classes: Tensor<Int>
 /// ```
-public protocol ClassTargetLoss: LossFunction {}
+public protocol ClassTargetLoss<Scalar>: LossFunction {}
 
 extension ClassTargetLoss {
     /// The loss of `input` against the class indices `target`.

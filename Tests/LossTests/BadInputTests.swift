@@ -310,8 +310,11 @@ let lossBadInputs: [BadInput] = [
     BadInput("amax over an empty axis", .emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")) {
         try run("amax", ["input": .values(t([], [2, 0]))])
     },
-    BadInput("cross_entropy with no classes, every target ignored", .emptyInput(argument: "input", reason: "cross-entropy needs at least one class")) {
+    BadInput("cross_entropy with no classes, every target ignored", .emptyInput(argument: "input", reason: "its class axis has length 0, so there is no class to predict")) {
         try run("cross_entropy", ["input": .values(t([], [2, 0])), "target": .indices(idx([-100, -100]))])
+    },
+    BadInput("cross_entropy with no classes is not reported as a target out of range", .emptyInput(argument: "input", reason: "its class axis has length 0, so there is no class to predict")) {
+        try run("cross_entropy", ["input": .values(t([], [2, 0])), "target": .indices(idx([0, 0]))])
     },
     BadInput("multi_margin_loss with no classes", .emptyInput(argument: "input", reason: "multi_margin_loss needs at least one class")) {
         try run("multi_margin_loss", ["input": .values(t([], [2, 0])), "target": .indices(idx([0, 0]))])
@@ -344,7 +347,8 @@ let lossBadInputs: [BadInput] = [
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: 7, validRange: "[0, 3)")) {
             _ = try CrossEntropyLoss<Float>()(x, try Tensor(shape: [2], scalars: [7, 0]))
         }
-        #expect(throws: LossError.invalidOption(name: "label_smoothing", value: "-0.5", expected: "a value in [0, 1]")) {
+        // The typed call names the Swift property.
+        #expect(throws: LossError.invalidOption(name: "labelSmoothing", value: "-0.5", expected: "a value in [0, 1]")) {
             _ = try CrossEntropyLoss<Float>(labelSmoothing: -0.5)(x, try Tensor(shape: [2], scalars: [0, 0]))
         }
     }
