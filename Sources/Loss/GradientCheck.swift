@@ -71,7 +71,12 @@ public enum GradientCheck {
         }
 
         var report = Report()
-        report.missingGradients = loss.inputSpecs.filter { $0.differentiable && analytic[$0.name] == nil }.map(\.name)
+        // Inputs given as values that the loss declares differentiable (an optional input left
+        // out, or class indices where values are also allowed, have nothing to differentiate).
+        report.missingGradients = loss.inputSpecs.filter { spec in
+            guard spec.differentiable, analytic[spec.name] == nil, case .values? = inputs[spec.name] else { return false }
+            return true
+        }.map(\.name)
         for name in inputs.names {
             guard let gradient = analytic[name], case .values(let x)? = inputs[name] else { continue }
             guard gradient.shape == x.shape else {
