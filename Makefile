@@ -6,7 +6,7 @@ SWIFT ?= swift
 LOSSKIT := Tool/.build/release/losskit
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build tool test demo verify bench compare clean sanitize sanitize-address sanitize-thread fuzz
+.PHONY: deps build tool test demo verify bench compare docs clean sanitize sanitize-address sanitize-thread fuzz
 
 # OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
 deps:
@@ -51,6 +51,38 @@ bench: deps
 compare: tool
 	python3 -c "import torch" 2>/dev/null || { echo "PyTorch is not installed: pip install torch"; exit 1; }
 	python3 Benchmarks/compare_pytorch.py --losskit $(LOSSKIT) $(COMPARE_ARGS)
+
+# The DocC site of the Loss and Kernels modules, browsable from .build/docs/index.html
+# through any static web server (python3 -m http.server -d .build/docs). Symbol graphs of
+# the debug build; Kernels is converted first so that Loss links into it; the two archives
+# are merged under one landing page. Any DocC warning fails the target. The docc that
+# ships with the toolchain does it all: no package plugin, nothing a dependent resolves.
+DOCC ?= $(shell dirname "$$(readlink -f "$$(command -v $(SWIFT))")")/docc
+DOCS_WORK := .build/docs-work
+DOCC_CONVERT = $(DOCC) convert --enable-experimental-external-link-support --warnings-as-errors
+
+docs: deps
+	rm -rf $(DOCS_WORK) .build/docs
+	$(SWIFT) package dump-symbol-graph --minimum-access-level public
+	mkdir -p $(DOCS_WORK)/Kernels $(DOCS_WORK)/Loss
+	graphs="$$(dirname "$$($(SWIFT) build --show-bin-path)")/symbolgraph"; \
+	for module in Kernels Loss; do \
+		cp "$$graphs/$$module.symbols.json" $(DOCS_WORK)/$$module/ || exit 1; \
+		for extension in "$$graphs/$$module"@*.symbols.json; do \
+			[ ! -e "$$extension" ] || cp "$$extension" $(DOCS_WORK)/$$module/; \
+		done; \
+	done
+	$(DOCC_CONVERT) Sources/Kernels/Kernels.docc --additional-symbol-graph-dir $(DOCS_WORK)/Kernels \
+		--fallback-display-name Kernels --fallback-bundle-identifier Kernels \
+		--output-path $(DOCS_WORK)/Kernels.doccarchive
+	$(DOCC_CONVERT) Sources/Loss/Loss.docc --additional-symbol-graph-dir $(DOCS_WORK)/Loss \
+		--dependency $(DOCS_WORK)/Kernels.doccarchive \
+		--fallback-display-name Loss --fallback-bundle-identifier Loss \
+		--output-path $(DOCS_WORK)/Loss.doccarchive
+	$(DOCC) merge $(DOCS_WORK)/Kernels.doccarchive $(DOCS_WORK)/Loss.doccarchive \
+		--synthesized-landing-page-name LossKit --output-path $(DOCS_WORK)/LossKit.doccarchive
+	$(DOCC) process-archive transform-for-static-hosting $(DOCS_WORK)/LossKit.doccarchive --output-path .build/docs
+	@echo "Documentation in .build/docs (index.html); serve it with: python3 -m http.server -d .build/docs"
 
 # The whole test suite under AddressSanitizer, then ThreadSanitizer, each in its own
 # scratch directory (the CLI tests run the sanitized losskit built next to them).

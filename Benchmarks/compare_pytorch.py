@@ -20,15 +20,16 @@ import argparse, datetime, json, os, platform, statistics, subprocess, sys, time
 import torch
 import torch.nn.functional as F
 
-# (op, shape) as `losskit bench` names them: the issue's four cross-entropy shapes for every row
-# operation, the issue's 4194304 elements for the pointwise losses, and linear cross-entropy.
-ISSUE_ROW_SHAPES = ("256x1000", "4096x1000", "1024x32000", "64x128256")
+# (op, shape) as `losskit bench` names them: four cross-entropy shapes (a classifier's 1000
+# classes, a 32000-token and a 128256-token vocabulary) for every row operation, 4194304
+# elements for the pointwise losses, and linear cross-entropy.
+DEFAULT_ROW_SHAPES = ("256x1000", "4096x1000", "1024x32000", "64x128256")
 CASES = [(op, shape) for op in ("cross-entropy", "cross-entropy-forward", "softmax", "log-softmax", "logsumexp")
-         for shape in ISSUE_ROW_SHAPES] + [
+         for shape in DEFAULT_ROW_SHAPES] + [
     ("mse", "4194304"), ("l1", "4194304"), ("bce-with-logits", "4194304"),
     ("linear-cross-entropy", "1024x512x32000"),
 ]
-# Shapes beyond the issue's: short rows (where per-row work dominates), long rows, tiny and huge vectors,
+# Shapes beyond the default ones: short rows (where per-row work dominates), long rows, tiny and huge vectors,
 # 64 MiB of short rows, and one row of 4M (a count, as `losskit bench` reads it).
 EXTRA = [(op, shape) for op in ("cross-entropy", "softmax", "log-softmax", "logsumexp")
          for shape in ("100000x2", "8192x10", "65536x16", "40960x100", "16384x256", "512x50257",
@@ -168,7 +169,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--quick", action="store_true", help="three cases only")
     ap.add_argument("--ops", help="comma-separated operations to run (default: all)")
-    ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the issue's")
+    ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the default ones")
     ap.add_argument("--shapes", help="comma-separated shapes (e.g. 2048x2048,4194304) for the operations in --ops")
     ap.add_argument("--no-floor", action="store_true", help="leave out the memory floor columns")
     ap.add_argument("--sweep", action="store_true",

@@ -253,14 +253,13 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define LK_CACHED_BYTES (8 << 20)
 // Log-softmax rows of LK_STREAM_ROW or more (in floats, larger than the L1 cache) stream
 // from LK_STREAM_ROW_BYTES of output (8 MiB), rows of 768 or more from 12 MiB (see
-// lk_softmax). Until the eighth session the long rows streamed at every size: measured
-// in the sixth session with the A/B harness swapping the two builds' output buffers every
-// round, plain stores lost 7-73% at 1M and 2M elements at 1 thread and up to 40% at 2;
-// kept warm (each build its own buffer) they had won by 7-23%. They win while the
-// output stays in the cache between calls, which is what a caller that reuses its
-// buffers, and the next operation reading the output, get. `losskit bench`, which reuses
-// its buffers as PyTorch's caching allocator does, alternating the two builds 6 times
-// (medians; streamed -> plain): 16x16384 0.088 -> 0.073 ms at 1 thread, 0.058 -> 0.038
+// lk_softmax); smaller outputs take plain stores. Plain stores win while the output
+// stays in the cache between calls (each build its own buffer, 1M and 2M elements: 7-23%
+// faster than streaming; with the A/B harness swapping the two builds' output buffers
+// every round they lost 7-73% at 1 thread and up to 40% at 2), and that is what a caller
+// that reuses its buffers, and the next operation reading the output, get. `losskit
+// bench`, which reuses its buffers as PyTorch's caching allocator does, alternating the
+// two builds 6 times (medians; streamed -> plain): 16x16384 0.088 -> 0.073 ms at 1 thread, 0.058 -> 0.038
 // at 2; 64x16384 0.34 -> 0.30, 0.23 -> 0.18; 100x10000 0.32 -> 0.29, 0.17 -> 0.15;
 // 32x50257 0.57 -> 0.55, 0.38 -> 0.28; 48x32768 (6 MiB) 0.54 -> 0.51, 0.35 -> 0.23;
 // but at 8 MiB (256x8192, 200x10000) plain stores lost 16-36% at 1 thread (5-13% gain

@@ -81,8 +81,8 @@ static void *lk_worker(void *unused) {
 // Up to this many parts per thread. The threads claim parts as they go (lk_run_parts), so
 // when one thread runs slower, the others take more of the work instead of waiting for a
 // fixed share; that is common on a VM whose cores are shared with other guests. Measured
-// on this project's 2-vCPU VM, `losskit bench --threads 2`, 20 alternated runs of each
-// build, two sessions of it: medians 0.84 / 1.56 -> 0.82 / 0.89 ms (softmax 40960x100),
+// on a 2-vCPU VM, `losskit bench --threads 2`, 20 alternated runs of each build, in two
+// separate comparisons: medians 0.84 / 1.56 -> 0.82 / 0.89 ms (softmax 40960x100),
 // 0.85 / 0.93 -> 0.93 / 0.89 (699x6000), 0.85 / 0.99 -> 0.88 / 0.89 (log-softmax
 // 26214x160); the 80th percentiles 1.25-1.74 -> 1.06-1.36 ms. On a quiet host, 4096x1000
 // and 16384x256 softmax, 40960x100 log-softmax, 4096x1000 cross-entropy and 4M MSE were
@@ -92,17 +92,17 @@ static void *lk_worker(void *unused) {
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads) {
     // At least 32768 elements per part (before the rounding below), except that from 8192
     // per thread each thread gets one part. Below that, handing work to a thread costs more
-    // than it saves. Until the ninth session the 32768 held throughout, and 16384-65535
-    // elements stayed on one thread; `losskit bench`, 2 threads, medians of 4 alternated
-    // runs, time against that: softmax 24x1000 0.55, 33x1000 0.67, 64x1000 0.58;
+    // than it saves. With 32768 as the only rule, 16384-65535 elements would stay on one
+    // thread; `losskit bench`, 2 threads, medians of 4 alternated runs, time against that
+    // rule: softmax 24x1000 0.55, 33x1000 0.67, 64x1000 0.58;
     // log-softmax 0.54, 0.63, 0.57; cross-entropy 24x1000 0.57, 48x1000 0.64; 96x1000 (2
     // parts either way) 1.00. From 4096 per thread it was mixed (softmax 12x1000 0.59,
     // cross-entropy and softmax 64x128 1.06). A worker slow to wake does not hold the
     // caller back: the caller claims the parts it has not taken yet.
     // When the work sets the count, it is rounded up to a multiple of the threads: 3 parts
-    // on 2 threads left one thread with two of them and the other idle for the last third
-    // (until the tenth session). `losskit bench`, 2 threads, medians of 8 alternated runs,
-    // time against before: 3 -> 4 parts (softmax 1000x100, cross-entropy 100x1000, MSE on
+    // on 2 threads would leave one thread with two of them and the other idle for the last
+    // third. `losskit bench`, 2 threads, medians of 8 alternated runs, time against not
+    // rounding: 3 -> 4 parts (softmax 1000x100, cross-entropy 100x1000, MSE on
     // 100000) 0.76-0.78; 7 -> 8 parts (256x1000: logsumexp and log-softmax 0.89, softmax
     // 0.93-1.02 in two runs, cross-entropy 0.98); 200x1000 (6 parts either way) 1.00.
     ptrdiff_t total = outer * (block > 0 ? block : 1);

@@ -7,10 +7,16 @@
 /// `AxisLayout(outer: rows, length: columns, inner: 1)`; PyTorch's class axis
 /// of an `(N, C, d1, ..., dk)` tensor is `AxisLayout(shape: shape, axis: 1)`.
 public struct AxisLayout: Sendable, Equatable, CustomStringConvertible {
+    /// The number of blocks before the axis: the product of the sizes in front of it.
     public var outer: Int
+    /// The length of the axis the kernel works along (the class count, for cross-entropy).
     public var length: Int
+    /// The number of contiguous positions after each entry of the axis: the product of the sizes behind it (1
+    /// when the axis is last).
     public var inner: Int
 
+    /// A layout of `outer` blocks of `length` entries along the axis, each followed by `inner` positions.
+    /// Kernels check it with ``validate()`` before they read a buffer.
     public init(outer: Int, length: Int, inner: Int = 1) {
         self.outer = outer
         self.length = length

@@ -1,6 +1,7 @@
 import CLossKernels
 
-/// Options of the fused linear + cross-entropy kernel (see ``linearCrossEntropy(input:weight:bias:targets:shape:options:losses:gradients:gradientScale:upstream:)``).
+/// Options of the fused linear + cross-entropy kernel
+/// ``linearCrossEntropy(input:weight:bias:targets:classWeights:shape:options:losses:gradients:gradientScale:upstream:workspace:)``.
 public struct LinearCrossEntropyOptions<T: KernelScalar>: Sendable {
     /// Target value whose rows contribute nothing (loss 0, zero gradient).
     public var ignoreIndex: Int = -100
@@ -15,15 +16,20 @@ public struct LinearCrossEntropyOptions<T: KernelScalar>: Sendable {
     /// Threads for the softmax part (rows split across them); results do not depend on it.
     public var threads: Int = 1
 
+    /// The defaults: ignore index -100, no smoothing, no z-loss, no soft cap, one row per chunk, one thread.
     public init() {}
 }
 
 /// Sizes of a linear head: `N` tokens, hidden size `D`, vocabulary `V`.
 public struct LinearHeadShape: Sendable, Equatable {
+    /// The number of token rows `N`.
     public var tokens: Int
+    /// The hidden size `D`: the length of each input row and of each weight row.
     public var hidden: Int
+    /// The vocabulary size `V`: the number of classes (rows of the weight).
     public var vocabulary: Int
 
+    /// The sizes `N`, `D` and `V` of a linear head.
     public init(tokens: Int, hidden: Int, vocabulary: Int) {
         self.tokens = tokens
         self.hidden = hidden
@@ -31,7 +37,8 @@ public struct LinearHeadShape: Sendable, Equatable {
     }
 }
 
-/// Destinations of the gradients of ``linearCrossEntropy(input:weight:bias:targets:shape:options:losses:gradients:gradientScale:upstream:)``.
+/// Destinations of the gradients of
+/// ``linearCrossEntropy(input:weight:bias:targets:classWeights:shape:options:losses:gradients:gradientScale:upstream:workspace:)``.
 /// Every buffer is overwritten (its previous contents are never read).
 public struct LinearCrossEntropyGradients<T>: @unchecked Sendable {
     /// `N × D`.
@@ -41,6 +48,7 @@ public struct LinearCrossEntropyGradients<T>: @unchecked Sendable {
     /// `V`, or nil when there is no bias (or its gradient is not wanted).
     public var bias: UnsafeMutableBufferPointer<T>?
 
+    /// Destinations for the input, weight and (optional) bias gradients.
     public init(input: UnsafeMutableBufferPointer<T>, weight: UnsafeMutableBufferPointer<T>, bias: UnsafeMutableBufferPointer<T>?) {
         self.input = input
         self.weight = weight
@@ -97,11 +105,16 @@ public func linearCrossEntropyWorkspaceCount(chunkRows: Int, vocabulary: Int) ->
 /// Rows whose target is `ignoreIndex` get loss 0 and a zero gradient. Everything
 /// is validated before anything is written.
 /// - Parameters:
-///   - input: `N × D`, row-major. `weight`: `V × D`. `bias`: `V` or nil.
+///   - input: `N × D`, row-major.
+///   - weight: `V × D`, row-major: one row per vocabulary entry.
+///   - bias: `V`, or nil for none.
 ///   - targets: `N` class indices in `0..<V` or `ignoreIndex`.
 ///   - classWeights: `V` or nil.
+///   - shape: the sizes `N`, `D` and `V`.
+///   - options: ignored index, smoothing, z-loss, soft cap, chunk size and threads.
 ///   - losses: `N` per-row losses (written).
 ///   - gradients: where to write the gradients, or nil for the forward pass alone.
+///   - gradientScale: a factor on every gradient (`1 / denominator` for `mean`).
 ///   - upstream: `N` per-row upstream gradients, or nil for all ones.
 ///   - workspace: scratch of at least ``linearCrossEntropyWorkspaceCount(chunkRows:vocabulary:)``
 ///     scalars, reused across calls so that nothing is allocated (nil: allocated per call).

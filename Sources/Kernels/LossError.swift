@@ -11,7 +11,7 @@ import Foundation
 ///
 /// Arguments are named as the caller named them: the Swift argument (`variance`,
 /// `labelSmoothing`) through the typed Swift API, PyTorch's name (`var`,
-/// `label_smoothing`) through ``LossRegistry``, `losskit` and reference files.
+/// `label_smoothing`) through `LossRegistry` (module `Loss`), `losskit` and reference files.
 /// ``description`` and `localizedDescription` are sentences.
 public enum LossError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Two shapes (or a shape and a buffer size) that must agree do not.

@@ -52,8 +52,11 @@ public func pointwiseLoss<T: KernelScalar>(
 /// The instruction set the vectorized Float kernels use, chosen when the library
 /// loads (the best the CPU supports; `LOSSKIT_ISA=base|avx2` caps it).
 public enum InstructionSet: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    /// x86-64 without AVX: SSE2, 4 lanes per instruction (the build every x86-64 CPU runs).
     case baseline = 0
+    /// AVX2 with fused multiply-add: 8 lanes.
     case avx2 = 1
+    /// AVX-512 (F, DQ, BW, VL): 16 lanes, masked tails, `vscalefps` in the exponentials.
     case avx512 = 2
 
     /// The set in use.

@@ -1,8 +1,8 @@
 import CLossKernels
 
-/// Row reductions along an axis (see ``AxisLayout``): each writes
-/// `layout.rows` results. Sums accumulate in Double in a fixed order, so
-/// results are deterministic and do not depend on the thread count.
+// Row reductions along an axis (see AxisLayout): each writes `layout.rows`
+// results. Sums accumulate in Double in a fixed order, so results are
+// deterministic and do not depend on the thread count.
 
 /// `out_r = log sum_c exp(x_rc)`, computed as `m + log sum exp(x - m)`.
 /// A row of all `-inf` gives `-inf`, a row containing `+inf` gives `+inf`

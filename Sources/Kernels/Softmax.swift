@@ -8,6 +8,7 @@ import CLossKernels
 /// The sum of exponentials accumulates in Double for both precisions.
 /// - Parameters:
 ///   - x: the input, `layout.count` elements.
+///   - layout: how `x` is seen along the axis the softmax is taken over.
 ///   - y: output storage of the same size (may not alias `x`).
 ///   - threads: rows are split across up to this many threads; results do not depend on it.
 public func softmax<T: KernelScalar>(
@@ -19,7 +20,8 @@ public func softmax<T: KernelScalar>(
 /// Log-softmax along an axis: `y_c = (x_c - m) - log sum_k exp(x_k - m)`.
 ///
 /// Computing `x - m` first keeps large logits exact (PyTorch does the same);
-/// `-inf` entries give `-inf`. Gradient: see ``logSoftmaxBackward(output:upstream:layout:into:threads:)``.
+/// `-inf` entries give `-inf`. Gradient: see
+/// ``logSoftmaxBackward(output:upstream:layout:into:threads:)-(UnsafeBufferPointer<T>,_,_,_,_)``.
 public func logSoftmax<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into y: UnsafeMutableBufferPointer<T>, threads: Int = 1
 ) throws {

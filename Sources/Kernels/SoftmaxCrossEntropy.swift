@@ -19,10 +19,13 @@ import CLossKernels
 /// - Parameters:
 ///   - logits: `layout.count` logits; the class axis is `layout.length`.
 ///   - targets: `layout.rows` class indices, each in `0..<C` or equal to `ignoreIndex`.
+///   - layout: how the logits are seen along the class axis (`C = layout.length`).
 ///   - classWeights: `C` weights, or nil.
+///   - ignoreIndex: the target value of rows that contribute nothing.
 ///   - labelSmoothing: `ε` in `[0, 1]`.
 ///   - losses: `layout.rows` outputs.
 ///   - gradient: `layout.count` outputs, or nil for the forward pass alone.
+///   - gradientScale: a factor on every gradient entry (`1 / denominator` for `mean`).
 ///   - upstream: `layout.rows` upstream gradients, or nil for all ones.
 ///   - threads: rows are split across up to this many threads; results do not depend on it.
 public func softmaxCrossEntropy<T: KernelScalar>(

@@ -104,7 +104,7 @@ public func rowNorm<T: KernelScalar>(
     }
 }
 
-/// ``rowMax(_:layout:into:argmax:threads:)`` on spans, without the indices.
+/// ``rowMax(_:layout:into:argmax:threads:)-(UnsafeBufferPointer<T>,_,_,_,_)`` on spans, without the indices.
 public func rowMax<T: KernelScalar>(
     _ x: Span<T>, layout: AxisLayout, into out: inout MutableSpan<T>, threads: Int = 1
 ) throws {
@@ -128,7 +128,7 @@ public func rowMax<T: KernelScalar>(
 
 // MARK: - Pointwise losses
 
-/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)`` on
+/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)-(_,UnsafeBufferPointer<T>,_,_,_,_,_,_)`` on
 /// spans: the sum of the per-element losses alone.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: Span<T>, target: Span<T>, threads: Int = 1
@@ -138,7 +138,7 @@ public func pointwiseLoss<T: KernelScalar>(
     }
 }
 
-/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)`` on
+/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)-(_,UnsafeBufferPointer<T>,_,_,_,_,_,_)`` on
 /// spans, writing the per-element losses.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: Span<T>, target: Span<T>, values: inout MutableSpan<T>, threads: Int = 1
@@ -152,7 +152,7 @@ public func pointwiseLoss<T: KernelScalar>(
     }
 }
 
-/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)`` on
+/// ``pointwiseLoss(_:input:target:values:gradient:gradientScale:upstream:threads:)-(_,UnsafeBufferPointer<T>,_,_,_,_,_,_)`` on
 /// spans, writing the gradient.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: Span<T>, target: Span<T>, gradient: inout MutableSpan<T>,
@@ -193,7 +193,7 @@ public func pointwiseLoss<T: KernelScalar>(
 
 // MARK: - Softmax cross-entropy
 
-/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:ignoreIndex:labelSmoothing:losses:gradient:gradientScale:upstream:threads:)``
+/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:ignoreIndex:labelSmoothing:losses:gradient:gradientScale:upstream:threads:)-(UnsafeBufferPointer<T>,_,_,_,_,_,_,_,_,_,_)``
 /// on spans, class-index targets, losses only.
 public func softmaxCrossEntropy<T: KernelScalar>(
     logits: Span<T>, targets: Span<Int>, layout: AxisLayout, classWeights: Span<T>? = nil, ignoreIndex: Int = -100,
@@ -237,7 +237,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     }
 }
 
-/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:labelSmoothing:losses:gradient:targetGradient:gradientScale:upstream:threads:)``
+/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:labelSmoothing:losses:gradient:targetGradient:gradientScale:upstream:threads:)-(UnsafeBufferPointer<T>,_,_,_,_,_,_,_,_,_,_)``
 /// on spans, probability targets, losses only.
 public func softmaxCrossEntropy<T: KernelScalar>(
     logits: Span<T>, targets: Span<T>, layout: AxisLayout, classWeights: Span<T>? = nil, labelSmoothing: T = 0,
@@ -256,7 +256,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     }
 }
 
-/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:labelSmoothing:losses:gradient:targetGradient:gradientScale:upstream:threads:)``
+/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:labelSmoothing:losses:gradient:targetGradient:gradientScale:upstream:threads:)-(UnsafeBufferPointer<T>,_,_,_,_,_,_,_,_,_,_)``
 /// on spans, probability targets, losses and the logits' gradient.
 public func softmaxCrossEntropy<T: KernelScalar>(
     logits: Span<T>, targets: Span<T>, layout: AxisLayout, classWeights: Span<T>? = nil, labelSmoothing: T = 0,

@@ -21,10 +21,14 @@ public enum AxisOperation: String, Sendable, CaseIterable {
 
 /// One ``AxisOperation`` along a `dim`.
 public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
+    /// The function computed along ``dim``.
     public var operation: AxisOperation
+    /// The dimension the function works along; negative values count from the end, as in PyTorch.
     public var dim: Int
+    /// Rows are split across up to this many threads; results do not depend on it.
     public var threads: Int
 
+    /// `operation` along `dim`.
     public init(_ operation: AxisOperation, dim: Int, threads: Int = 1) {
         self.operation = operation
         self.dim = dim

@@ -7,12 +7,16 @@
 /// `∂f/∂p = w (p - y) / max(p (1 - p), ε)` with `ε` = Float(1e-12) and
 /// `∂f/∂y = w (log(1 - p) - log p)` (= `-w logit(p)`, unclamped, so infinite at 0 and 1).
 /// `weight` is broadcast to the input's shape. Probabilities outside `[0, 1]`
-/// (or NaN) are rejected with ``LossError/invalidValue(argument:position:value:expected:)``,
+/// (or NaN) are rejected with ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``,
 /// as PyTorch rejects them. `mean` divides by the number of elements.
 public struct BCELoss<Scalar: KernelScalar>: InputTargetLoss, ElementwiseWeightedLoss {
+    /// Per-element weights broadcast to the input's shape (PyTorch's `weight=`, no gradient), or nil.
     public var weight: Tensor<Scalar>?
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A binary cross-entropy on probabilities; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.weight = weight
         self.reduction = reduction
@@ -56,10 +60,16 @@ public struct BCELoss<Scalar: KernelScalar>: InputTargetLoss, ElementwiseWeighte
 /// `weight` is broadcast to the input's shape and `pos_weight` along the last
 /// dimension (one weight per class), as in PyTorch. `mean` divides by the number of elements.
 public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, ElementwiseWeightedLoss {
+    /// Per-element weights broadcast to the input's shape (PyTorch's `weight=`, no gradient), or nil.
     public var weight: Tensor<Scalar>?
+    /// PyTorch's `pos_weight`: weights of the positive term, one per class, broadcast along the last
+    /// dimension; nil for all ones.
     public var positiveWeight: Tensor<Scalar>?
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A binary cross-entropy on logits; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, positiveWeight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.weight = weight
         self.positiveWeight = positiveWeight

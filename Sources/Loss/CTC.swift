@@ -33,19 +33,24 @@
 ///   1), then averages over the batch; `sum` adds the raw losses.
 ///
 /// Bad input throws before anything is computed: `blank` outside `[0, C)` is
-/// ``LossError/invalidOption(name:value:expected:)``; a length outside its range,
+/// ``/Kernels/LossError/invalidOption(name:value:expected:)``; a length outside its range,
 /// or a label (within the target length) outside `[0, C)` or equal to the blank,
-/// is ``LossError/indexOutOfRange(argument:position:index:validRange:)``; wrong
-/// shapes are ``LossError/shapeMismatch(argument:expected:actual:)``.
+/// is ``/Kernels/LossError/indexOutOfRange(argument:position:index:validRange:)``; wrong
+/// shapes are ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``.
 /// Unbatched input, as PyTorch: `log_probs` `(T, C)` with `targets` `(S)` (all `S`
 /// labels used: PyTorch requires `target_length = S`) or `(1, S)`, and lengths `()` or
 /// `(1)`; it is one sequence, and `none` gives a 0-d loss. Concatenated targets must
 /// hold exactly `Σ target_lengths` labels, as in PyTorch.
 public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
+    /// The class index of the blank label, in `[0, C)`.
     public var blank: Int
+    /// Whether an impossible alignment gives a loss of 0 and a zero gradient instead of `+∞` and NaN.
     public var zeroInfinity: Bool
+    /// PyTorch's `reduction`: `.mean` (the default) divides each sequence's loss by its target length, then
+    /// averages; `.sum` adds the raw losses; `.none` keeps one per sequence.
     public var reduction: Reduction
 
+    /// A CTC loss; every default is PyTorch's.
     public init(blank: Int = 0, zeroInfinity: Bool = false, reduction: Reduction = .mean) {
         self.blank = blank
         self.zeroInfinity = zeroInfinity

@@ -19,13 +19,17 @@
 /// Reduction: `none` gives `(N)` (or `()`); `mean` divides by `N`.
 ///
 /// Surprise: PyTorch silently gives 0 loss for a target that is neither 1 nor
-/// -1; LossKit throws ``LossError/invalidValue(argument:position:value:expected:)``
+/// -1; LossKit throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
 /// instead. `input1` and `input2` must have equal shapes (no broadcasting), and
 /// `margin` must be finite.
 public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
+    /// Cosines above it are penalized for dissimilar pairs (`y = -1`); finite, 0 by default.
     public var margin: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of pairs, `.sum` adds, `.none`
+    /// keeps one value per pair.
     public var reduction: Reduction
 
+    /// A cosine embedding loss; every default is PyTorch's.
     public init(margin: Scalar = 0, reduction: Reduction = .mean) {
         self.margin = margin
         self.reduction = reduction

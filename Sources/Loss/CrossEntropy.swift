@@ -21,13 +21,20 @@
 /// - with probabilities, `mean` divides by the number of samples `N·d1···dk`,
 ///   whatever the weights.
 public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
+    /// One weight per class `(C)` (PyTorch's `weight=`, no gradient), or nil for all ones.
     public var weight: Tensor<Scalar>?
+    /// A class-index target equal to it contributes nothing (loss 0, zero gradient) and is left out of the
+    /// mean; -100 by default.
     public var ignoreIndex: Int
+    /// Label smoothing `ε` in `[0, 1]`: the target is mixed with the uniform distribution over the classes.
     public var labelSmoothing: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default), `.sum` or `.none`; the type's documentation says what
+    /// `mean` divides by.
     public var reduction: Reduction
     /// Rows are split across up to this many threads; results do not depend on it.
     public var threads: Int
 
+    /// A cross-entropy loss; every default is PyTorch's.
     public init(
         weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0,
         reduction: Reduction = .mean, threads: Int = 1
@@ -200,10 +207,16 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 /// samples not ignored (NaN when all are ignored), as in PyTorch.
 /// `nll_loss(log_softmax(x))` equals `cross_entropy(x)`.
 public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
+    /// One weight per class `(C)` (PyTorch's `weight=`, no gradient), or nil for all ones.
     public var weight: Tensor<Scalar>?
+    /// A target equal to it contributes nothing (loss 0, zero gradient) and is left out of the mean; -100 by
+    /// default.
     public var ignoreIndex: Int
+    /// PyTorch's `reduction`: `.mean` (the default), `.sum` or `.none`; the type's documentation says what
+    /// `mean` divides by.
     public var reduction: Reduction
 
+    /// A negative log-likelihood loss; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, reduction: Reduction = .mean) {
         self.weight = weight
         self.ignoreIndex = ignoreIndex

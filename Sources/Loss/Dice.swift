@@ -14,12 +14,16 @@
 /// dimensions (a batch dimension and the elements of each sample; a 1-d input is
 /// ambiguous and rejected), values in [0, 1], `smooth` finite and ≥ 0. With
 /// `smooth = 0`, a sample whose input and target are all zero has `0 / 0` and
-/// throws ``LossError/invalidValue(argument:position:value:expected:)``
+/// throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
 /// (position = the sample) rather than returning NaN.
 public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
+    /// Added to the numerator and the denominator of each sample's ratio; finite and ≥ 0, 1 by default.
     public var smooth: Scalar
+    /// How the per-sample values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none`
+    /// keeps them.
     public var reduction: Reduction
 
+    /// A soft Dice loss with `smooth` 1 and reduction `mean` by default.
     public init(smooth: Scalar = 1, reduction: Reduction = .mean) {
         self.smooth = smooth
         self.reduction = reduction

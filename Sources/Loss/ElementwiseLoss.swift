@@ -3,12 +3,13 @@
 /// Conforming types provide the per-element value `f` and its partial
 /// derivatives; the protocol supplies ``LossFunction/forward(_:)`` and
 /// ``LossFunction/backward(_:upstream:)`` with every ``Reduction``. This is the
-/// quickest way to write your own regression loss (see `Guides/CustomLoss.md`).
+/// quickest way to write your own regression loss (see <doc:WritingYourOwnLoss>).
 ///
 /// Unlike PyTorch, which broadcasts `input` and `target` of different shapes with
 /// a warning, LossKit requires equal shapes and throws otherwise: a silent
 /// broadcast of `(N, 1)` against `(N,)` is a classic wrong-number bug.
 public protocol ElementwiseLoss: InputTargetLoss {
+    /// How the per-element values are combined: `none`, `mean` (divided by the element count) or `sum`.
     var reduction: Reduction { get }
     /// `f(x, y)`.
     func value(input x: Scalar, target y: Scalar) -> Scalar
@@ -45,7 +46,7 @@ extension ElementwiseLoss {
         return try elementwiseBackward(inputs, upstream: upstream)
     }
 
-    /// The forward pass from ``value(input:target:)``: what ``forward(_:)`` does unless a
+    /// The forward pass from ``value(input:target:)``: what ``LossFunction/forward(_:)`` does unless a
     /// conforming type replaces it (to delegate a special case, say) and still wants it.
     public func elementwiseForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try elementwiseForward(inputs, weight: nil, mean: .byCount)
@@ -58,7 +59,7 @@ extension ElementwiseLoss {
 
     /// The forward pass with per-element weights (none: all 1): `none` gives `w_i f(x_i, y_i)`,
     /// `sum` their sum, `mean` that sum over `sum(w)` or the count (`mean`). A weight of
-    /// another shape than the input throws ``LossError/shapeMismatch(argument:expected:actual:)``
+    /// another shape than the input throws ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``
     /// (PyTorch raises `ValueError`); all-zero weights give NaN for `byWeightSum`, as 0/0 in PyTorch.
     func elementwiseForward(_ inputs: LossInputs<Scalar>, weight: Tensor<Scalar>?, mean: WeightedMean) throws -> Tensor<Scalar> {
         let (input, target) = try operands(inputs)

@@ -20,12 +20,18 @@
 /// Options: `alpha < 0` disables the class weighting (torchvision's convention);
 /// `alpha > 1` would weight negatives negatively and throws, as does `gamma < 0`,
 /// or either being non-finite. Targets outside [0, 1] throw
-/// ``LossError/invalidValue(argument:position:value:expected:)``.
+/// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``.
 public struct SigmoidFocalLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// The weight of positives (`1 - alpha` for negatives), in `[0, 1]`; negative to weight every element 1.
+    /// 0.25 by default.
     public var alpha: Scalar
+    /// The focusing exponent `γ ≥ 0` on `1 - p_t`; 2 by default.
     public var gamma: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A sigmoid focal loss; the defaults are torchvision's, except the reduction (`mean`).
     public init(alpha: Scalar = 0.25, gamma: Scalar = 2, reduction: Reduction = .mean) {
         self.alpha = alpha
         self.gamma = gamma

@@ -25,14 +25,18 @@
 /// class, not `α` for positives and `1 - α` for negatives.
 ///
 /// Bad input throws: a negative or non-finite `gamma`, a negative or non-finite
-/// `alpha` (``LossError/invalidOption(name:value:expected:)``), shapes, and
+/// `alpha` (``/Kernels/LossError/invalidOption(name:value:expected:)``), shapes, and
 /// class indices outside `[0, C)`.
 public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
+    /// The focusing exponent `γ ≥ 0` on `1 - p_t`; 2 by default.
     public var gamma: Scalar
     /// A constant factor on every sample's loss, or nil for none.
     public var alpha: Scalar?
+    /// How the per-sample values are combined: `.mean` (the default) divides by the number of samples, `.sum`
+    /// adds, `.none` keeps them.
     public var reduction: Reduction
 
+    /// A softmax focal loss with `gamma` 2, no `alpha` and reduction `mean` by default.
     public init(gamma: Scalar = 2, alpha: Scalar? = nil, reduction: Reduction = .mean) {
         self.gamma = gamma
         self.alpha = alpha

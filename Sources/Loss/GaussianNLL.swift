@@ -20,14 +20,19 @@
 /// has the input's shape; `mean` divides by the number of input elements.
 ///
 /// Bad input: a negative (or NaN) variance throws
-/// ``LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
-/// `eps <= 0` throws ``LossError/invalidOption(name:value:expected:)``; a
-/// `var` of any other shape throws ``LossError/shapeMismatch(argument:expected:actual:)``.
+/// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
+/// `eps <= 0` throws ``/Kernels/LossError/invalidOption(name:value:expected:)``; a
+/// `var` of any other shape throws ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``.
 public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
+    /// Adds the constant `½ log 2π` to every element's loss.
     public var full: Bool
+    /// The floor of the variance in the value (see the type's documentation); > 0, 1e-6 by default.
     public var eps: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A Gaussian negative log-likelihood loss; every default is PyTorch's.
     public init(full: Bool = false, eps: Scalar = Scalar(1e-6), reduction: Reduction = .mean) {
         self.full = full
         self.eps = eps

@@ -21,8 +21,11 @@ public enum GradientCheck {
         public var worstError: Double = 0
         /// Where it occurred: input name and flat index.
         public var worstInput: String?
+        /// The flat index of the worst partial derivative in ``worstInput``.
         public var worstIndex: Int?
+        /// The worst partial derivative as the loss's `backward` gave it.
         public var worstAnalytic: Double = 0
+        /// The same partial derivative from finite differences.
         public var worstNumeric: Double = 0
         /// How many partial derivatives were compared.
         public var checked = 0

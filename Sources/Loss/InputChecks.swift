@@ -1,8 +1,8 @@
 /// Validation helpers shared by the losses that take options with a restricted
 /// range or inputs with a restricted domain. Every check runs before any
-/// computation and throws a ``LossError`` naming the argument.
+/// computation and throws a ``/Kernels/LossError`` naming the argument.
 enum InputChecks {
-    /// Throws ``LossError/invalidOption(name:value:expected:)`` unless `valid`.
+    /// Throws ``/Kernels/LossError/invalidOption(name:value:expected:)`` unless `valid`.
     static func option<T: KernelScalar>(_ name: String, _ value: T, valid: Bool, expected: String) throws {
         guard valid else { throw LossError.invalidOption(name: name, value: "\(value)", expected: expected) }
     }
@@ -12,7 +12,7 @@ enum InputChecks {
         try option(name, value, valid: value.isFinite, expected: "a finite number")
     }
 
-    /// Throws ``LossError/invalidValue(argument:position:value:expected:)`` at the
+    /// Throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` at the
     /// first element for which `isValid` is false (NaN fails every range check).
     static func elements<T: KernelScalar>(
         _ tensor: Tensor<T>, _ argument: String, expected: String, _ isValid: (T) -> Bool

@@ -34,12 +34,16 @@ public enum KLDivReduction: String, Sendable, CaseIterable, Equatable {
 ///   one-sided derivative is −∞).
 ///
 /// Negative or NaN probability targets (logTarget = false) throw
-/// ``LossError/invalidValue(argument:position:value:expected:)`` where PyTorch
+/// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` where PyTorch
 /// silently returns NaN. Input and target must have the same shape.
 public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
+    /// PyTorch's `reduction`, `batchmean` included; `.mean` by default (which is not the mean KL divergence:
+    /// see above).
     public var reduction: KLDivReduction
+    /// Whether `target` holds log-probabilities rather than probabilities.
     public var logTarget: Bool
 
+    /// A KL divergence loss; every default is PyTorch's.
     public init(reduction: KLDivReduction = .mean, logTarget: Bool = false) {
         self.reduction = reduction
         self.logTarget = logTarget

@@ -85,12 +85,17 @@ import Kernels
 public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     /// Per-vocabulary-entry class weights `(V)` (PyTorch's `weight=`), or nil.
     public var weight: Tensor<Scalar>?
+    /// Rows whose target equals it contribute nothing (loss 0, zero gradient) and are left out of the mean;
+    /// -100 by default.
     public var ignoreIndex: Int
+    /// Label smoothing `ε` in `[0, 1]` over the `V` classes.
     public var labelSmoothing: Scalar
     /// Coefficient of `lse²` per kept row (0: no z-loss; PaLM uses 1e-4).
     public var zLoss: Scalar
     /// Logit soft cap `s > 0` (`s · tanh(logit / s)`), or nil for none.
     public var softcap: Scalar?
+    /// PyTorch's `reduction`: `.mean` (the default), `.sum` or `.none`; the type's documentation says what
+    /// `mean` divides by.
     public var reduction: Reduction
     /// Bytes of scratch for the chunk's logits; sets the chunk size unless `chunkRows` is given.
     public var memoryBudget: Int
@@ -101,8 +106,11 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     /// OpenBLAS threads for the GEMMs during the call, or nil to leave OpenBLAS's setting alone.
     public var blasThreads: Int?
 
+    /// The default scratch budget for a chunk's logits: 64 MiB.
     public static var defaultMemoryBudget: Int { 64 << 20 }
 
+    /// A fused linear + cross-entropy loss; the defaults are PyTorch's (no z-loss, no soft cap),
+    /// a 64 MiB scratch budget, one thread for the softmax rows, and OpenBLAS's thread count left alone.
     public init(
         weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
         softcap: Scalar? = nil, reduction: Reduction = .mean, memoryBudget: Int = 64 << 20, chunkRows: Int? = nil,

@@ -7,11 +7,14 @@
 /// Reduction: `mean` divides by the number of elements.
 ///
 /// Domain: both tensors must be greater than -1 (the logarithm's domain); values
-/// at or below -1, or NaN, throw ``LossError/invalidValue(argument:position:value:expected:)``
+/// at or below -1, or NaN, throw ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
 /// where the formula would silently give NaN or infinity. Note that, unlike
 /// Keras, LossKit does not clip negative values to 0.
 public struct MSLELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A mean squared logarithmic error with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
@@ -42,7 +45,10 @@ public struct MSLELoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Reduction: `mean` divides by the number of elements.
 /// Behaves like `d² / 2` near 0 and like `|d| - log 2` for large `|d|`.
 public struct LogCoshLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A log-cosh loss with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     static var log2: Scalar { Scalar(0.693_147_180_559_945_309_417_232_121_458) }

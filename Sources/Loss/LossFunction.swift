@@ -13,6 +13,7 @@ public struct InputSpec: Sendable, Equatable {
 
     /// The input's name in PyTorch (and in ``LossInputs``).
     public let name: String
+    /// What the input holds: values, indices, or either.
     public let kind: Kind
     /// Whether ``LossFunction/backward(_:upstream:)`` returns a gradient for it
     /// (for ``Kind/indicesOrValues``: when it holds values).
@@ -20,6 +21,7 @@ public struct InputSpec: Sendable, Equatable {
     /// Whether the loss can be evaluated without it (a linear head's bias, say).
     public let isOptional: Bool
 
+    /// An input named `name` (PyTorch's name); an index input is never differentiable.
     public init(_ name: String, kind: Kind = .values, differentiable: Bool = true, isOptional: Bool = false) {
         self.name = name
         self.kind = kind
@@ -37,9 +39,12 @@ public struct InputSpec: Sendable, Equatable {
 
 /// One input value: floating-point values or integer indices.
 public enum LossInput<Scalar>: Sendable {
+    /// A floating-point tensor.
     case values(Tensor<Scalar>)
+    /// An integer tensor: class indices or lengths.
     case indices(Tensor<Int>)
 
+    /// The shape of the tensor it holds.
     public var shape: [Int] {
         switch self {
         case .values(let t): return t.shape
@@ -52,18 +57,22 @@ public enum LossInput<Scalar>: Sendable {
 /// ``LossFunction/forward(_:)`` and ``LossFunction/backward(_:upstream:)`` take.
 ///
 /// Names are PyTorch's (``InputSpec/name``). A loss rejects a name it does not
-/// declare with ``LossError/unknownInput(name:expected:)``, so a misspelled
+/// declare with ``/Kernels/LossError/unknownInput(name:expected:)``, so a misspelled
 /// `"wieght"` is an error, never an input silently left out.
 public struct LossInputs<Scalar>: Sendable {
+    /// The names present, in the order they were first set.
     public private(set) var names: [String] = []
     private var table: [String: LossInput<Scalar>] = [:]
 
+    /// No inputs.
     public init() {}
 
+    /// The inputs given as name and value pairs, in order: `["input": .values(x), "target": .indices(t)]`.
     public init(_ pairs: KeyValuePairs<String, LossInput<Scalar>>) {
         for (name, value) in pairs { self[name] = value }
     }
 
+    /// The input named `name`, or nil; setting nil removes it.
     public subscript(name: String) -> LossInput<Scalar>? {
         get { table[name] }
         set {
@@ -74,7 +83,7 @@ public struct LossInputs<Scalar>: Sendable {
     }
 
     /// The floating-point input `name`.
-    /// - Throws: ``LossError/missingInput(name:expected:)`` when it is absent or holds indices.
+    /// - Throws: ``/Kernels/LossError/missingInput(name:expected:)`` when it is absent or holds indices.
     public func values(_ name: String) throws -> Tensor<Scalar> {
         guard case .values(let t)? = table[name] else {
             throw LossError.missingInput(name: name, expected: "a floating-point tensor")
@@ -83,7 +92,7 @@ public struct LossInputs<Scalar>: Sendable {
     }
 
     /// The integer input `name`.
-    /// - Throws: ``LossError/missingInput(name:expected:)`` when it is absent or holds values.
+    /// - Throws: ``/Kernels/LossError/missingInput(name:expected:)`` when it is absent or holds values.
     public func indices(_ name: String) throws -> Tensor<Int> {
         guard case .indices(let t)? = table[name] else {
             throw LossError.missingInput(name: name, expected: "an integer (index) tensor")
@@ -92,7 +101,7 @@ public struct LossInputs<Scalar>: Sendable {
     }
 
     /// The floating-point input `name`, or nil when it is absent.
-    /// - Throws: ``LossError/missingInput(name:expected:)`` when it holds indices.
+    /// - Throws: ``/Kernels/LossError/missingInput(name:expected:)`` when it holds indices.
     public func optionalValues(_ name: String) throws -> Tensor<Scalar>? {
         switch table[name] {
         case nil: return nil
@@ -115,6 +124,7 @@ public struct LossInputs<Scalar>: Sendable {
 /// losses. Call ``validate(_:)`` first in `forward` and `backward`, so that a
 /// misspelled or missing input is an error.
 public protocol LossFunction<Scalar>: Sendable {
+    /// The floating-point type the loss computes in: `Float` or `Double`.
     associatedtype Scalar: KernelScalar
 
     /// The inputs in positional order, named as in PyTorch.
@@ -134,7 +144,7 @@ extension LossFunction {
 
     /// Checks that every input the loss needs is present with the right kind and
     /// that `inputs` holds no name the loss does not declare.
-    /// - Throws: ``LossError/missingInput(name:expected:)`` or ``LossError/unknownInput(name:expected:)``.
+    /// - Throws: ``/Kernels/LossError/missingInput(name:expected:)`` or ``/Kernels/LossError/unknownInput(name:expected:)``.
     public func validate(_ inputs: LossInputs<Scalar>) throws {
         let specs = inputSpecs
         for name in inputs.names where !specs.contains(where: { $0.name == name }) {

@@ -8,7 +8,7 @@
 /// label). `hinge_embedding_loss` is different: it selects a branch by comparing
 /// the target with 1 and -1, and PyTorch silently adds both branches for any
 /// other value (a target of 0 gives `x + max(0, margin - x)`); LossKit throws
-/// ``LossError/invalidValue(argument:position:value:expected:)`` there instead.
+/// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` there instead.
 ///
 /// At a hinge's kink (`margin term = 0` exactly) the gradient is 0, that of the
 /// inactive side, as the reference PyTorch's (2.15) `clamp` and `clamp_min`
@@ -21,7 +21,10 @@
 /// Gradient: `∂f/∂x = -y σ(-y x)`. The target is a label and has no gradient,
 /// as in PyTorch. Reduction: `mean` divides by the number of elements.
 public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A soft margin loss; every default is PyTorch's.
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public var targetIsDifferentiable: Bool { false }
@@ -42,7 +45,10 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Gradient where `1 - y x > 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
 /// Reduction: `mean` divides by the number of elements.
 public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A hinge loss with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
@@ -58,7 +64,10 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Gradient: with `h = max(0, 1 - y x)`, `∂f/∂x = -2 h y`, `∂f/∂y = -2 h x`
 /// (continuous: no kink). Reduction: `mean` divides by the number of elements.
 public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A squared hinge loss with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
@@ -83,9 +92,13 @@ public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Reduction: `mean` divides by the number of elements.
 /// `margin` may be any finite number (PyTorch's default is 1); a non-finite one throws.
 public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// The distance below which dissimilar pairs (`y = -1`) are penalized; finite, 1 by default.
     public var margin: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A hinge embedding loss; every default is PyTorch's.
     public init(margin: Scalar = 1, reduction: Reduction = .mean) {
         self.margin = margin
         self.reduction = reduction
@@ -118,9 +131,13 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// The three inputs must have the same shape (LossKit does not broadcast);
 /// `margin` must be finite.
 public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
+    /// How far the higher-ranked score must lead for a zero loss; finite, 0 by default.
     public var margin: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A margin ranking loss; every default is PyTorch's.
     public init(margin: Scalar = 0, reduction: Reduction = .mean) {
         self.margin = margin
         self.reduction = reduction

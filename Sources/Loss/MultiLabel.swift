@@ -18,13 +18,16 @@
 /// `weight` is broadcast against the input as PyTorch broadcasts it: one weight per
 /// class `(C)`, per sample `(N, 1)`, or per element `(N, C)`, for example (`w` above
 /// is then that element's weight); a shape that does not broadcast to the input's
-/// throws ``LossError/shapeMismatch(argument:expected:actual:)``. Targets are not
+/// throws ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``. Targets are not
 /// restricted to {0, 1}: the formula above is applied to any value, as in PyTorch.
 public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
     /// Weights broadcast against the input (one per class, `(C)`, as a rule), or nil for all ones.
     public var weight: Tensor<Scalar>?
+    /// How the per-sample values are combined: `.mean` (the default) divides by the number of samples, `.sum`
+    /// adds, `.none` keeps them.
     public var reduction: Reduction
 
+    /// A multi-label soft margin loss; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.weight = weight
         self.reduction = reduction
@@ -126,10 +129,13 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 /// an index listed twice counts twice; a sample with an empty list (first
 /// entry `-1`) has loss 0. Every entry, including those after the first `-1`,
 /// must lie in `[-1, C)` (PyTorch checks the whole target too); otherwise
-/// ``LossError/indexOutOfRange(argument:position:index:validRange:)`` is thrown.
+/// ``/Kernels/LossError/indexOutOfRange(argument:position:index:validRange:)`` is thrown.
 public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
+    /// How the per-sample values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none`
+    /// keeps them.
     public var reduction: Reduction
 
+    /// A multi-label margin loss; every default is PyTorch's.
     public init(reduction: Reduction = .mean) {
         self.reduction = reduction
     }

@@ -22,16 +22,21 @@
 /// - for `none`, a 1-d input gives an output shaped like its target (`()` or `(1)`).
 ///
 /// Bad input throws: `p` other than 1 or 2 or a non-finite `margin`
-/// (``LossError/invalidOption(name:value:expected:)``), shapes
-/// (``LossError/shapeMismatch(argument:expected:actual:)``), a target outside
-/// `[0, C)` (``LossError/indexOutOfRange(argument:position:index:validRange:)``).
+/// (``/Kernels/LossError/invalidOption(name:value:expected:)``), shapes
+/// (``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``), a target outside
+/// `[0, C)` (``/Kernels/LossError/indexOutOfRange(argument:position:index:validRange:)``).
 public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
+    /// The power of each hinge term: 1 (the default) or 2.
     public var p: Int
+    /// How far the target's score must lead every other class's; finite, 1 by default.
     public var margin: Scalar
     /// One weight per class, or nil for all ones.
     public var weight: Tensor<Scalar>?
+    /// How the per-sample values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none`
+    /// keeps them.
     public var reduction: Reduction
 
+    /// A multi-class hinge loss; every default is PyTorch's.
     public init(p: Int = 1, margin: Scalar = 1, weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.p = p
         self.margin = margin

@@ -10,7 +10,7 @@
 /// Computed through LAPACK's Cholesky factorization `Σ = L Lᵀ` (`?potrf`):
 /// `log det Σ = 2 Σ_k log L_kk`, `dᵀ Σ⁻¹ d = ‖L⁻¹ d‖²` by a triangular solve
 /// (`?trsv`). A covariance whose factorization fails throws
-/// ``LossError/notPositiveDefinite(argument:sample:)`` naming the sample (0 for
+/// ``/Kernels/LossError/notPositiveDefinite(argument:sample:)`` naming the sample (0 for
 /// a shared `(D, D)` covariance).
 ///
 /// Gradients, with `z = Σ⁻¹ d` and `g` the upstream gradient of the sample:
@@ -23,7 +23,7 @@
 /// The covariance must be symmetric: LossKit evaluates the loss at its
 /// symmetric part `(Σ + Σᵀ) / 2` — so the loss, as a function of the full matrix,
 /// has exactly the gradient above, and finite differences on single entries
-/// agree with it — and throws ``LossError/invalidValue(argument:position:value:expected:)``
+/// agree with it — and throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
 /// when `|Σ_ij − Σ_ji| > 10⁻⁴ √(Σ_ii Σ_jj)`, where the symmetric part and
 /// PyTorch's full-matrix formula would differ visibly.
 ///
@@ -31,11 +31,15 @@
 public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
     /// Adds the constant `(D/2) log 2π` to every sample's loss.
     public var full: Bool
+    /// How the per-sample values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none`
+    /// keeps them.
     public var reduction: Reduction
 
     /// The relative asymmetry of the covariance that is tolerated.
     public static var symmetryTolerance: Double { 1e-4 }
 
+    /// A multivariate Gaussian negative log-likelihood, without the constant and with reduction `mean` by
+    /// default.
     public init(full: Bool = false, reduction: Reduction = .mean) {
         self.full = full
         self.reduction = reduction

@@ -1,10 +1,15 @@
 /// An option value as PyTorch spells it in a call (`reduction="sum"`,
 /// `ignore_index=-100`, `label_smoothing=0.1`, `log_target=True`, `alpha=None`).
 public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
+    /// An integer (`ignore_index=-100`).
     case int(Int)
+    /// A number (`label_smoothing=0.1`).
     case double(Double)
+    /// A Boolean (`log_target=True`).
     case bool(Bool)
+    /// A string (`reduction="sum"`).
     case string(String)
+    /// Python's `None`: the option's default.
     case null
 
     public var description: String {
@@ -22,11 +27,13 @@ public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
 /// building a loss by name. Every option read is marked used; ``finish()``
 /// rejects the rest, so an option LossKit does not implement is never ignored silently.
 public struct LossOptions<Scalar: KernelScalar>: Sendable {
+    /// The function being built, for error messages.
     public let function: String
     private let values: [String: OptionValue]
     private let constants: [String: Tensor<Scalar>]
     private var used: Set<String> = []
 
+    /// The options and constants given for `function`.
     public init(function: String, options: [String: OptionValue], constants: [String: Tensor<Scalar>] = [:]) {
         self.function = function
         self.values = options
@@ -43,6 +50,9 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         .invalidOption(name: name, value: value.description, expected: expected)
     }
 
+    /// The `reduction` option, or `value` when absent.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` unless it is "none", "mean" or
+    /// "sum".
     public mutating func reduction(default value: Reduction = .mean) throws -> Reduction {
         guard let v = take("reduction") else { return value }
         guard case .string(let s) = v, let r = Reduction(rawValue: s) else {
@@ -51,12 +61,17 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         return r
     }
 
+    /// The string option `name`, or `value` when absent or `None`.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a value of another type.
     public mutating func string(_ name: String, default value: String? = nil) throws -> String? {
         guard let v = take(name) else { return value }
         guard case .string(let s) = v else { throw invalid(name, v, "a string") }
         return s
     }
 
+    /// The integer option `name` (a number with no fractional part is accepted), or `value` when absent or
+    /// `None`.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for anything else.
     public mutating func int(_ name: String, default value: Int) throws -> Int {
         guard let v = take(name) else { return value }
         switch v {
@@ -66,6 +81,8 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         }
     }
 
+    /// The numeric option `name`, or `value` when absent or `None`.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a value that is not a number.
     public mutating func double(_ name: String, default value: Double) throws -> Double {
         try optionalDouble(name) ?? value
     }
@@ -80,6 +97,9 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         }
     }
 
+    /// The Boolean option `name`, or `value` when absent or `None`.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a value that is not `True` or
+    /// `False`.
     public mutating func bool(_ name: String, default value: Bool) throws -> Bool {
         guard let v = take(name) else { return value }
         guard case .bool(let b) = v else { throw invalid(name, v, "True or False") }
@@ -92,7 +112,7 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         return constants[name]
     }
 
-    /// Throws ``LossError/unsupportedOption(function:option:)`` for any option or constant not read.
+    /// Throws ``/Kernels/LossError/unsupportedOption(function:option:)`` for any option or constant not read.
     public func finish() throws {
         for name in values.keys.sorted() where !used.contains(name) {
             throw LossError.unsupportedOption(function: function, option: name)

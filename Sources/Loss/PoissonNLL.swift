@@ -19,14 +19,20 @@
 /// Reduction: `mean` divides by the number of elements.
 /// Validation: targets must be non-negative (counts); with `logInput = false`
 /// inputs must be non-negative (rates), and `eps` non-negative and finite —
-/// otherwise ``LossError/invalidValue(argument:position:value:expected:)`` or
-/// ``LossError/invalidOption(name:value:expected:)``, where PyTorch would return NaN.
+/// otherwise ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` or
+/// ``/Kernels/LossError/invalidOption(name:value:expected:)``, where PyTorch would return NaN.
 public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// Whether `input` is the log of the rate (the default) rather than the rate.
     public var logInput: Bool
+    /// Adds Stirling's approximation of `log t!` where `t > 1`.
     public var full: Bool
+    /// Added to the rate inside the logarithm when ``logInput`` is false; 1e-8 by default.
     public var eps: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A Poisson negative log-likelihood loss; every default is PyTorch's.
     public init(logInput: Bool = true, full: Bool = false, eps: Scalar = Scalar(1e-8), reduction: Reduction = .mean) {
         self.logInput = logInput
         self.full = full

@@ -5,12 +5,12 @@ public enum LossRegistry {
     public static let functionNames: [String] = [
         "l1_loss", "mse_loss", "rmse", "mape", "cross_entropy", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits", "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax",
-        // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses
+        // Margin, multi-label, focal, z-loss and cosine-embedding losses.
         "multi_margin_loss", "multilabel_soft_margin_loss", "multilabel_margin_loss", "focal_cross_entropy",
         "cross_entropy_z_loss", "cosine_embedding_loss",
-        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        // Triplet, multivariate Gaussian NLL and CTC losses.
         "triplet_margin_loss", "triplet_margin_with_distance_loss", "multivariate_gaussian_nll", "ctc_loss",
-        // Regression, margin, focal, distribution and Dice losses (branch losses-a).
+        // Regression, margin, focal, distribution and Dice losses.
         "smooth_l1_loss", "huber_loss", "msle", "log_cosh", "soft_margin_loss", "hinge", "squared_hinge",
         "margin_ranking_loss", "hinge_embedding_loss", "sigmoid_focal", "kl_div", "poisson_nll_loss",
         "gaussian_nll_loss", "dice",
@@ -23,9 +23,9 @@ public enum LossRegistry {
 
     /// The loss `function` with `options` (PyTorch's keyword names and values)
     /// and constant tensors (`weight`, `pos_weight`).
-    /// - Throws: ``LossError/unsupportedFunction(_:)`` for an unknown name,
-    ///   ``LossError/unsupportedOption(function:option:)`` for an option the loss
-    ///   does not take, ``LossError/invalidOption(name:value:expected:)`` for a bad value.
+    /// - Throws: ``/Kernels/LossError/unsupportedFunction(_:)`` for an unknown name,
+    ///   ``/Kernels/LossError/unsupportedOption(function:option:)`` for an option the loss
+    ///   does not take, ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a bad value.
     public static func make<T: KernelScalar>(
         _ function: String, options: [String: OptionValue] = [:], constants: [String: Tensor<T>] = [:],
         as _: T.Type = T.self
@@ -50,7 +50,7 @@ public enum LossRegistry {
         case "binary_cross_entropy_with_logits":
             loss = BCEWithLogitsLoss<T>(
                 weight: o.constant("weight"), positiveWeight: o.constant("pos_weight"), reduction: try o.reduction())
-        // Losses of branch losses-a.
+        // Regression, margin, focal, distribution and Dice losses.
         case "smooth_l1_loss":
             loss = SmoothL1Loss<T>(beta: T(try o.double("beta", default: 1)), reduction: try o.reduction())
         case "huber_loss":
@@ -86,10 +86,10 @@ public enum LossRegistry {
                 reduction: try o.reduction())
         case "dice":
             loss = DiceLoss<T>(smooth: T(try o.double("smooth", default: 1)), reduction: try o.reduction())
-        // End of branch losses-a.
+        // Functions along a dimension.
         case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
             loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
-        // losses-b: margin, multi-label, focal, z-loss and cosine-embedding losses
+        // Margin, multi-label, focal, z-loss and cosine-embedding losses.
         case "multi_margin_loss":
             loss = MultiMarginLoss<T>(
                 p: try o.int("p", default: 1), margin: T(try o.double("margin", default: 1)),
@@ -108,7 +108,7 @@ public enum LossRegistry {
                 reduction: try o.reduction())
         case "cosine_embedding_loss":
             loss = CosineEmbeddingLoss<T>(margin: T(try o.double("margin", default: 0)), reduction: try o.reduction())
-        // losses-c: triplet, multivariate Gaussian NLL, CTC
+        // Triplet, multivariate Gaussian NLL and CTC losses.
         case "triplet_margin_loss":
             loss = TripletMarginLoss<T>(
                 margin: T(try o.double("margin", default: 1)), p: T(try o.double("p", default: 2)),

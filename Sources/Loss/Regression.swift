@@ -8,10 +8,14 @@
 /// gradient): each element is `w_i |x_i - y_i|`, and `mean` divides by `sum(w)`,
 /// not by the count; gradients are scaled by `w_i` likewise.
 public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// Per-element weights of the input's shape (PyTorch 2.15's `weight=`, no gradient), or nil.
     public var weight: Tensor<Scalar>?
+    /// PyTorch's `reduction`: `.mean` (the default), `.sum` or `.none`; the type's documentation says what
+    /// `mean` divides by.
     public var reduction: Reduction
     /// Elements are split across up to this many threads; results do not depend on it.
     public var threads: Int
+    /// A mean absolute error; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean, threads: Int = 1) {
         self.weight = weight
         self.reduction = reduction
@@ -45,10 +49,14 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 /// gradient): each element is `w_i (x_i - y_i)²`, and `mean` divides by `sum(w)`,
 /// not by the count; gradients are scaled by `w_i` likewise.
 public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// Per-element weights of the input's shape (PyTorch 2.15's `weight=`, no gradient), or nil.
     public var weight: Tensor<Scalar>?
+    /// PyTorch's `reduction`: `.mean` (the default), `.sum` or `.none`; the type's documentation says what
+    /// `mean` divides by.
     public var reduction: Reduction
     /// Elements are split across up to this many threads; results do not depend on it.
     public var threads: Int
+    /// A mean squared error; every default is PyTorch's.
     public init(weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean, threads: Int = 1) {
         self.weight = weight
         self.reduction = reduction
@@ -82,6 +90,7 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// is a valid subgradient of this convex function at its minimum and does not
 /// poison a training run. An empty input gives NaN, as the mean does.
 public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
+    /// The root mean squared error (it has no options: the result is always a scalar).
     public init() {}
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
@@ -110,7 +119,10 @@ public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
 /// Gradient: `∂f/∂x = sign(x - y) / |y|`, `∂f/∂y = -sign(x - y) · x / (y |y|)`.
 /// A zero target gives an infinite or NaN value, as the formula does in PyTorch.
 public struct MAPELoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
+    /// A mean absolute percentage error with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar { abs((x - y) / y) }

@@ -8,15 +8,19 @@
 /// `β = 0` is exactly ``L1Loss`` (value `|d|`, gradient `sign(d)` with
 /// `sign(0) = 0`), as PyTorch, which routes `beta=0` to `l1_loss` rather than
 /// dividing by zero. `β < 0` (or non-finite) throws
-/// ``LossError/invalidOption(name:value:expected:)``.
+/// ``/Kernels/LossError/invalidOption(name:value:expected:)``.
 /// Reduction: `mean` divides by the number of elements.
 ///
 /// Surprise: smooth L1 with `β` equals ``HuberLoss`` with `δ = β` divided by `β`;
 /// the quadratic zone's curvature is `1/β`, so a small `β` gives a steep loss.
 public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// Where the quadratic zone ends, `β ≥ 0`; 1 by default.
     public var beta: Scalar
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A smooth L1 loss; every default is PyTorch's.
     public init(beta: Scalar = 1, reduction: Reduction = .mean) {
         self.beta = beta
         self.reduction = reduction
@@ -58,7 +62,7 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 ///
 /// Gradient: `∂f/∂x = d` inside the quadratic zone and `δ · sign(d)` outside
 /// (equal at `|d| = δ`), `∂f/∂y = -∂f/∂x`. `δ` must be positive (PyTorch
-/// rejects `delta <= 0` too): otherwise ``LossError/invalidOption(name:value:expected:)``.
+/// rejects `delta <= 0` too): otherwise ``/Kernels/LossError/invalidOption(name:value:expected:)``.
 /// Reduction: `mean` divides by the number of elements.
 ///
 /// Unlike ``SmoothL1Loss``, the linear zone's slope is `δ`, not 1:
@@ -68,10 +72,15 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 /// gradient): each element is `w_i f_i`, and `mean` divides by the number of
 /// elements (unlike `l1_loss` and `mse_loss`, which divide by `sum(w)`, as PyTorch).
 public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
+    /// Where the quadratic zone ends and the slope of the linear zone, `δ > 0`; 1 by default.
     public var delta: Scalar
+    /// Per-element weights of the input's shape (PyTorch 2.15's `weight=`, no gradient), or nil.
     public var weight: Tensor<Scalar>?
+    /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
+    /// keeps one value per element.
     public var reduction: Reduction
 
+    /// A Huber loss; every default is PyTorch's.
     public init(delta: Scalar = 1, weight: Tensor<Scalar>? = nil, reduction: Reduction = .mean) {
         self.delta = delta
         self.weight = weight

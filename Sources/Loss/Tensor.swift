@@ -19,7 +19,7 @@ public struct Tensor<Scalar>: @unchecked Sendable {
     @usableFromInline let storage: Storage
 
     /// A tensor of the given shape holding `scalars` in row-major order.
-    /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
+    /// - Throws: ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)`` when the
     ///   count is not the product of the shape, a dimension is negative, or the
     ///   product of the shape does not fit an `Int`.
     public init(shape: [Int], scalars: [Scalar]) throws {
@@ -60,7 +60,7 @@ public struct Tensor<Scalar>: @unchecked Sendable {
     /// The tensor is a `borrowing` parameter: it cannot be stored or returned
     /// without an explicit `copy`, which would outlive the memory. Results the
     /// closure computes from it (losses, gradients) are owned tensors.
-    /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when the
+    /// - Throws: ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)`` when the
     ///   span's count is not the product of `shape`, and whatever `body` throws.
     public static func withBorrowing<R>(
         _ span: Span<Scalar>, shape: [Int], _ body: (borrowing Tensor<Scalar>) throws -> R

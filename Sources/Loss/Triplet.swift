@@ -7,6 +7,7 @@
 /// ``gradient(_:_:)`` for the pairs whose distance reaches the loss. Check your
 /// gradient with ``GradientCheck`` on a ``TripletMarginWithDistanceLoss`` built from it.
 public protocol TripletDistance<Scalar>: Sendable {
+    /// The floating-point type of the vectors.
     associatedtype Scalar: KernelScalar
 
     /// The distance between `x` and `y` (equal lengths).
@@ -27,15 +28,18 @@ public protocol TripletDistance<Scalar>: Sendable {
 /// - `p = ∞`: `sign(v_i)` shared equally by the entries where `|v_i| = ‖v‖`;
 /// and 0 everywhere when `‖v‖ = 0`.
 public struct PairwiseDistance<Scalar: KernelScalar>: TripletDistance {
+    /// The norm's order `p > 0` (`.infinity` allowed); 2 by default.
     public var p: Scalar
+    /// Added to every difference before the norm is taken; 1e-6 by default.
     public var eps: Scalar
 
+    /// PyTorch's `pairwise_distance` with order `p` and shift `eps`.
     public init(p: Scalar = 2, eps: Scalar = 1e-6) {
         self.p = p
         self.eps = eps
     }
 
-    /// Throws ``LossError/invalidOption(name:value:expected:)`` unless `p > 0` (∞ allowed) and `eps` is finite.
+    /// Throws ``/Kernels/LossError/invalidOption(name:value:expected:)`` unless `p > 0` (∞ allowed) and `eps` is finite.
     public func validate() throws {
         guard p > 0 else { throw LossError.invalidOption(name: "p", value: "\(p)", expected: "a norm degree > 0") }
         guard eps.isFinite else { throw LossError.invalidOption(name: "eps", value: "\(eps)", expected: "a finite number") }
@@ -103,8 +107,10 @@ public struct PairwiseDistance<Scalar: KernelScalar>: TripletDistance {
 /// `∂/∂x_i = −( y_i / (n̂x n̂y) − cos · x_i / (‖x‖ n̂x) )` with `n̂ = max(‖·‖, eps)`,
 /// and symmetrically for `y`.
 public struct CosineDistance<Scalar: KernelScalar>: TripletDistance {
+    /// The floor of each norm; 1e-8 by default.
     public var eps: Scalar
 
+    /// The cosine distance with norms clamped below at `eps`.
     public init(eps: Scalar = 1e-8) { self.eps = eps }
 
     private func parts(_ x: UnsafeBufferPointer<Scalar>, _ y: UnsafeBufferPointer<Scalar>) -> (
@@ -153,9 +159,12 @@ public struct CosineDistance<Scalar: KernelScalar>: TripletDistance {
 /// let loss = TripletMarginWithDistanceLoss(distanceFunction: squared, margin: 1)
 /// ```
 public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
+    /// The distance of two rows.
     public let distanceBody: @Sendable ([Scalar], [Scalar]) throws -> Scalar
+    /// The distance's gradient with respect to both rows.
     public let gradientBody: @Sendable ([Scalar], [Scalar]) throws -> (x: [Scalar], y: [Scalar])
 
+    /// A distance from its value and its gradient.
     public init(
         distance: @escaping @Sendable ([Scalar], [Scalar]) throws -> Scalar,
         gradient: @escaping @Sendable ([Scalar], [Scalar]) throws -> (x: [Scalar], y: [Scalar])
@@ -194,14 +203,22 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// whose `none` output is 0-d).
 ///
 /// `margin` must be > 0, as PyTorch requires (ValueError): a NaN, infinite or
-/// non-positive one is ``LossError/invalidOption(name:value:expected:)``. The
+/// non-positive one is ``/Kernels/LossError/invalidOption(name:value:expected:)``. The
 /// zero-loss rows still count in the mean.
 public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction {
+    /// The distance `d` between rows.
     public var distanceFunction: any TripletDistance<Scalar>
+    /// How much farther the negative must be than the positive for a zero loss; > 0, 1 by default.
     public var margin: Scalar
+    /// Whether the positive–negative distance replaces the anchor–negative one when it is smaller (the
+    /// distance swap).
     public var swap: Bool
+    /// How the per-row values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none` keeps
+    /// them.
     public var reduction: Reduction
 
+    /// A triplet loss with the distance `distanceFunction` (nil: ``PairwiseDistance`` with `p = 2`, `eps =
+    /// 1e-6`).
     public init(
         distanceFunction: (any TripletDistance<Scalar>)? = nil, margin: Scalar = 1, swap: Bool = false,
         reduction: Reduction = .mean
@@ -333,14 +350,22 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 /// coordinate), so it changes the distance even far from zero and is not
 /// symmetric: `d(x, y) ≠ d(y, x)`. `margin` must be > 0, as PyTorch requires
 /// (ValueError); a non-positive, NaN or infinite one is
-/// ``LossError/invalidOption(name:value:expected:)``.
+/// ``/Kernels/LossError/invalidOption(name:value:expected:)``.
 public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
+    /// How much farther the negative must be than the positive for a zero loss; > 0, 1 by default.
     public var margin: Scalar
+    /// The order of the pairwise distance's norm; 2 by default.
     public var p: Scalar
+    /// Added to every difference before the norm is taken; 1e-6 by default.
     public var eps: Scalar
+    /// Whether the positive–negative distance replaces the anchor–negative one when it is smaller (the
+    /// distance swap).
     public var swap: Bool
+    /// How the per-row values are combined: `.mean` (the default) divides by `N`, `.sum` adds, `.none` keeps
+    /// them.
     public var reduction: Reduction
 
+    /// A triplet margin loss; every default is PyTorch's.
     public init(margin: Scalar = 1, p: Scalar = 2, eps: Scalar = 1e-6, swap: Bool = false, reduction: Reduction = .mean) {
         self.margin = margin
         self.p = p

@@ -19,21 +19,31 @@ public struct InputName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { label }
 
+    /// `input`: the predictions, logits or scores.
     public static let input = InputName("input")
+    /// `target`.
     public static let target = InputName("target")
+    /// `input1`, the first of two inputs.
     public static let input1 = InputName("input1")
+    /// `input2`, the second of two inputs.
     public static let input2 = InputName("input2")
     /// `gaussian_nll_loss`'s `var`.
     public static let variance = InputName("var", label: "variance")
+    /// `multivariate_gaussian_nll`'s `covariance`.
     public static let covariance = InputName("covariance")
+    /// The triplet losses' `anchor`.
     public static let anchor = InputName("anchor")
+    /// The triplet losses' `positive`.
     public static let positive = InputName("positive")
+    /// The triplet losses' `negative`.
     public static let negative = InputName("negative")
     /// `ctc_loss`'s `log_probs`.
     public static let logProbs = InputName("log_probs")
     /// `ctc_loss`'s `targets`.
     public static let targets = InputName("targets")
+    /// `ctc_loss`'s `input_lengths`.
     public static let inputLengths = InputName("input_lengths")
+    /// `ctc_loss`'s `target_lengths`.
     public static let targetLengths = InputName("target_lengths")
     /// `linear_cross_entropy`'s `linear_weight`, the `(V, D)` output layer.
     public static let linearWeight = InputName("linear_weight")
@@ -75,8 +85,8 @@ public struct ValueWithGradient<Scalar>: Sendable {
     }
 
     /// The gradient with respect to `input`.
-    /// - Throws: ``LossError/unknownInput(name:expected:)`` when the loss has no
-    ///   such input, ``LossError/noGradient(input:)`` when it does not
+    /// - Throws: ``/Kernels/LossError/unknownInput(name:expected:)`` when the loss has no
+    ///   such input, ``/Kernels/LossError/noGradient(input:)`` when it does not
     ///   differentiate it (class indices, or a target PyTorch treats as constant).
     public func gradient(of input: InputName) throws -> Tensor<Scalar> {
         if let g = gradients[input] ?? gradients.first(where: { $0.key.name == input.name })?.value { return g }

@@ -3,7 +3,8 @@
 ///
 /// Input: logits `(C)`, `(N, C)` or `(N, C, d1, ..., dk)` (classes on axis 1);
 /// target: class indices of the input's shape without the class axis. With
-/// `lse = log sum_c exp(x_c)` (the fused ``logSumExp`` kernel), per sample:
+/// `lse = log sum_c exp(x_c)` (the fused kernel
+/// ``/Kernels/logSumExp(_:layout:into:threads:)-(UnsafeBufferPointer<T>,_,_,_)``), per sample:
 ///
 ///     loss = lse - x_t + z_loss · lse²        (0 when t == ignoreIndex)
 ///
@@ -16,14 +17,18 @@
 /// as in the reference formula and as `cross_entropy` does in PyTorch.
 ///
 /// Bad input throws: a negative or non-finite `z_loss`
-/// (``LossError/invalidOption(name:value:expected:)``), shapes, and class
+/// (``/Kernels/LossError/invalidOption(name:value:expected:)``), shapes, and class
 /// indices outside `[0, C)` other than `ignoreIndex`.
 public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
     /// The coefficient of `lse²` (PaLM uses 1e-4).
     public var zLoss: Scalar
+    /// A target equal to it contributes nothing and is left out of the mean; -100 by default.
     public var ignoreIndex: Int
+    /// `.mean` (the default) divides by the number of samples not ignored, `.sum` adds, `.none` keeps one
+    /// value per sample.
     public var reduction: Reduction
 
+    /// A cross-entropy with z-loss coefficient `zLoss` (1e-4, PaLM's, by default).
     public init(zLoss: Scalar = 1e-4, ignoreIndex: Int = -100, reduction: Reduction = .mean) {
         self.zLoss = zLoss
         self.ignoreIndex = ignoreIndex

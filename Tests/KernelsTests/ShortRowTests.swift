@@ -16,7 +16,7 @@ import _TestSupport
     /// Not in the cross-entropy test: there n = 24 with class weights has one row whose
     /// loss (0.018, target logit 9.1) is off by 1.5e-7, over that test's 1e-7 absolute
     /// term, from the 16-row path's Float lane sums (a documented 5.4e-7 relative bound
-    /// on the sum); see the performance issue's note.
+    /// on the sum, Guides/Kernels.md).
     static let runLengths = [20, 24, 40]
 
     /// The instruction sets this CPU has, and running on one of them: InstructionSetTests' helpers.
