@@ -116,15 +116,7 @@ public struct ReferenceFile: Sendable {
         case .integer(let n): return .int(n)
         case .number(let d): return .double(d)
         case .string(let s): return .string(s)
-        case .array(let items):
-            return .string(items.map { item -> String in
-                switch item {
-                case .integer(let n): return String(n)
-                case .number(let d): return String(d)
-                case .string(let s): return s
-                default: return "?"
-                }
-            }.joined(separator: ","))
+        case .array(let items): return .list(try items.map { try option($0, name: name, bad: bad) })
         case .object: throw bad("option \(name) is an object")
         }
     }

@@ -28,6 +28,13 @@ import Testing
         #expect(r.message?.contains("gradient of input[1]") == true)
     }
 
+    @Test func listOptionsAreReadAsLists() throws {
+        let text = valid.replacingOccurrences(of: "\"options\":{\"reduction\":\"sum\"}", with: "\"options\":{\"dim\":[0,-1],\"other\":[]}")
+        let c = try parse(text).cases[0]
+        #expect(c.options["dim"] == .list([.int(0), .int(-1)]))
+        #expect(c.options["other"] == .list([]))
+    }
+
     @Test(arguments: [
         ("", "is not valid JSON"),
         ("[1, 2]", "is not a JSON object"),
