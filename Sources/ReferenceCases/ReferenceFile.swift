@@ -10,9 +10,22 @@ public struct ReferenceTensor: Sendable {
     public var values: [Double]
     public var integers: [Int]
 
+    public init(shape: [Int], dtype: DType, values: [Double], integers: [Int]) {
+        self.shape = shape
+        self.dtype = dtype
+        self.values = values
+        self.integers = integers
+    }
+
     /// The float values as a tensor of `T`.
     public func tensor<T: KernelScalar>(_: T.Type = T.self) throws -> Tensor<T> {
         try Tensor(shape: shape, scalars: values.map { T($0) })
+    }
+
+    /// The values as a floating-point tensor of `T`, int64 ones converted (PyTorch's
+    /// type promotion of an integer tensor where a loss takes values).
+    public func promotedTensor<T: KernelScalar>(_: T.Type = T.self) throws -> Tensor<T> {
+        dtype == .int64 ? try Tensor(shape: shape, scalars: integers.map { T(Double($0)) }) : try tensor(T.self)
     }
 
     /// The int64 values as an index tensor.
