@@ -53,6 +53,18 @@ import Testing
         #expect(TestSupport.maxRelativeDifference(try NPYArray(contentsOf: grad).doubles, want) < 1e-14)
     }
 
+    /// `--option dim=[0,1]` is a list of dimensions, as `torch.sum(x, dim=[0, 1], keepdim=True)`.
+    @Test func listOptionsReachTheLoss() throws {
+        let input = Self.temporary("x.npy")
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        try NPYArray(shape: [2, 3], values: .float64([0.5, -1, 2, 1.5, 0.25, -3])).write(to: input)
+        let r = try runLossKit(["eval", "sum", "--input", input, "--option", "dim=[0, -1]", "--option", "keepdim=True"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("sum (shape [1, 1]): 0.25\n"), "\(r.stdout)")
+        let all = try runLossKit(["eval", "mean", "--input", input, "--option", "dim=()"])
+        #expect(all.status == 0 && all.stdout.hasPrefix("mean: 0.041666666666666664\n"), "\(all.stdout)")
+    }
+
     @Test func badInputsAreClearErrorsWithTheRightStatus() throws {
         func eval(_ input: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
             try runLossKit(["eval", "mse_loss", "--input", input, "--target", Self.fixture("mse_target.npy")] + extra)
