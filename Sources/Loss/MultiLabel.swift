@@ -107,8 +107,8 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 
 /// Multi-label hinge loss, `torch.nn.functional.multilabel_margin_loss`.
 ///
-/// Input: scores `(C)` or `(N, C)`; target: `Int` tensor of the **same shape**
-/// holding, per sample, the indices of its target classes followed by `-1`:
+/// Input: scores `(C)` or `(N, C)` (or `()`, one sample of one class, with a target
+/// `()` or `(1)`, as PyTorch); target: `Int` tensor of the **same shape** holding, per sample, the indices of its target classes followed by `-1`:
 /// the first `-1` ends the list and every entry after it is ignored (a full
 /// row without `-1` uses all `C` entries). With `T` the set of target classes
 /// and `j` running over the list (duplicates included), per sample:
@@ -118,7 +118,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 /// Gradient: every term with `1 - x_j + x_i > 0` adds `1 / C` to `∂/∂x_i` and
 /// `-1 / C` to `∂/∂x_j` (0 at the kink, as PyTorch tests `> 0`).
 ///
-/// Reduction: `none` gives `(N)` for a 2-d input and `()` for a 1-d input;
+/// Reduction: `none` gives `(N)` for a 2-d input and `()` for a 1-d or 0-d input;
 /// `mean` divides the sum by `N`.
 ///
 /// Surprises in PyTorch's behaviour, which LossKit reproduces: the
@@ -146,16 +146,24 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> Prepared {
         let input = try inputs.values("input"), target = try inputs.indices("target")
-        guard input.rank == 1 || input.rank == 2 else {
-            throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: describeShape(input.shape))
+        guard input.rank <= 2 else {
+            throw LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: describeShape(input.shape))
         }
-        guard target.shape == input.shape else {
-            throw LossError.shapeMismatch(
-                argument: "target", expected: "\(describeShape(input.shape)) (the shape of input)",
-                actual: describeShape(target.shape))
+        if input.rank == 0 {
+            // One sample of one class, as PyTorch: the target is () or (1).
+            guard target.shape == [] || target.shape == [1] else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "[] or [1] (one entry for a 0-d input)", actual: describeShape(target.shape))
+            }
+        } else {
+            guard target.shape == input.shape else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "\(describeShape(input.shape)) (the shape of input)",
+                    actual: describeShape(target.shape))
+            }
         }
-        let classes = input.shape[input.rank - 1]
-        let samples = input.rank == 1 ? 1 : input.shape[0]
+        let classes = input.rank == 0 ? 1 : input.shape[input.rank - 1]
+        let samples = input.rank == 2 ? input.shape[0] : 1
         guard classes > 0 else {
             throw LossError.emptyInput(argument: "input", reason: "multilabel_margin_loss needs at least one class")
         }
@@ -171,7 +179,7 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
                 lists.append(Array(row.prefix { $0 >= 0 }))
             }
         }
-        return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 1 ? [] : [samples])
+        return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 2 ? [samples] : [])
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {

@@ -140,8 +140,20 @@ import _TestSupport
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[5, 6] (the shape of input)", actual: "[5]")) {
             try MultiLabelMarginLoss<Double>()(x, Tensor([0, 1, 2, 3, 4]))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[1, 5, 6]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: "[1, 5, 6]")) {
             try MultiLabelMarginLoss<Double>()(try x.reshaped([1, 5, 6]), try t.reshaped([1, 5, 6]))
         }
+    }
+
+    /// A 0-d input is one sample of one class: PyTorch gives 0 and a zero gradient
+    /// (input 0.75, target 0 or -1, shape () or (1)), and a 0-d output for `none`.
+    @Test(arguments: Reduction.allCases)
+    func zeroDimensionalInputIsOneSampleOfOneClass(reduction: Reduction) throws {
+        for target in [Tensor<Int>(scalar: 0), Tensor([0]), Tensor(scalar: -1)] {
+            let r = try MultiLabelMarginLoss<Double>(reduction: reduction).valueWithGradient(Tensor(scalar: 0.75), target)
+            #expect(r.value.shape == [] && r.value.scalars == [0])
+            #expect(r.gradient.shape == [] && r.gradient.scalars == [0])
+        }
+        #expect(throws: LossError.self) { try MultiLabelMarginLoss<Double>()(Tensor(scalar: 0.75), Tensor([0, -1])) }
     }
 }
