@@ -71,7 +71,12 @@ public enum GradientCheck {
         }
 
         var report = Report()
-        report.missingGradients = loss.inputSpecs.filter { $0.differentiable && analytic[$0.name] == nil }.map(\.name)
+        // A differentiable input that is given and holds values must have a gradient (an
+        // optional input left out, or class indices where either kind is taken, has none).
+        report.missingGradients = loss.inputSpecs.filter { spec in
+            guard spec.differentiable, analytic[spec.name] == nil, case .values? = inputs[spec.name] else { return false }
+            return true
+        }.map(\.name)
         for name in inputs.names {
             guard let gradient = analytic[name], case .values(let x)? = inputs[name] else { continue }
             guard gradient.shape == x.shape else {

@@ -344,7 +344,8 @@ let lossBadInputs: [BadInput] = [
         #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: 7, validRange: "[0, 3)")) {
             _ = try CrossEntropyLoss<Float>()(x, try Tensor(shape: [2], scalars: [7, 0]))
         }
-        #expect(throws: LossError.invalidOption(name: "label_smoothing", value: "-0.5", expected: "a value in [0, 1]")) {
+        // The typed call names the option by its Swift label.
+        #expect(throws: LossError.invalidOption(name: "labelSmoothing", value: "-0.5", expected: "a value in [0, 1]")) {
             _ = try CrossEntropyLoss<Float>(labelSmoothing: -0.5)(x, try Tensor(shape: [2], scalars: [0, 0]))
         }
     }
