@@ -16,7 +16,9 @@
 /// - `eps` (default 1e-8) is used only when `logInput` is false, inside the
 ///   logarithm, not as a clamp.
 ///
-/// Reduction: `mean` divides by the number of elements.
+/// Reduction: `mean` divides by the number of elements. Input and target of
+/// different shapes broadcast against each other, as in PyTorch (each gradient
+/// summed over the dimensions its tensor was broadcast along).
 /// Validation: targets must be non-negative (counts); with `logInput = false`
 /// inputs must be non-negative (rates), and `eps` non-negative and finite —
 /// otherwise ``LossError/invalidValue(argument:position:value:expected:)`` or
@@ -33,6 +35,8 @@ public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.eps = eps
         self.reduction = reduction
     }
+
+    public var shapeRule: ElementwiseShapeRule { .broadcast }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.option("eps", eps, valid: eps >= 0 && eps.isFinite, expected: "a finite number >= 0")

@@ -81,7 +81,12 @@ public enum LossRegistry {
         case "kl_div":
             let reduction: KLDivReduction
             if let legacy = try o.legacyReduction() {
-                reduction = KLDivReduction(rawValue: legacy.rawValue)!
+                // PyTorch still divides by the batch size afterwards when reduction="batchmean" is also given.
+                let batchmean = try o.string("reduction") == "batchmean"
+                let kl = KLDivLoss<T>(
+                    reduction: KLDivReduction(rawValue: legacy.rawValue)!, logTarget: try o.bool("log_target", default: false))
+                try o.finish()
+                return batchmean ? KLDivLegacyBatchmean(base: kl) : kl
             } else {
                 let name = try o.string("reduction", default: "mean") ?? "mean"
                 guard let r = KLDivReduction(rawValue: name) else {

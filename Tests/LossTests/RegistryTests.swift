@@ -44,11 +44,19 @@ import _TestSupport
         #expect(y.shape == [] && abs(y.scalar! - 4.140625) < 1e-15)
     }
 
+    /// kl_div maps the keywords too, and PyTorch then still divides by the batch size
+    /// when `reduction="batchmean"` is given as well (its code checks `reduction` after
+    /// the legacy mapping): `reduce=False` with batchmean is the per-element loss over N.
     @Test func klDivTakesTheLegacyKeywords() throws {
         let inputs = LossInputs<Double>(["input": .values(Self.x), "target": .values(Self.x.map { abs($0) })])
-        let legacy = try LossRegistry.make("kl_div", options: ["reduce": .bool(false), "reduction": .string("batchmean")], as: Double.self)
         let plain = try LossRegistry.make("kl_div", options: ["reduction": .string("none")], as: Double.self)
+        let legacy = try LossRegistry.make("kl_div", options: ["reduce": .bool(false)], as: Double.self)
         #expect(try legacy.forward(inputs) == plain.forward(inputs))
+        let batch = try LossRegistry.make("kl_div", options: ["reduce": .bool(false), "reduction": .string("batchmean")], as: Double.self)
+        #expect(try batch.forward(inputs) == plain.forward(inputs).map { $0 / 2 })
+        let g = try batch.backward(inputs, upstream: Tensor(zeros: [2, 3]).map { $0 + 1 })
+        let h = try plain.backward(inputs, upstream: Tensor(zeros: [2, 3]).map { $0 + 0.5 })
+        #expect(g["input"] == h["input"] && g["target"] == h["target"])
     }
 
     @Test func everyFunctionWithTheKeywordsAcceptsThem() throws {
