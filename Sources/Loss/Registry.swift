@@ -161,8 +161,9 @@ public enum LossRegistry {
                 blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
                 reduction: try o.reduction())
         case "linear_cross_entropy":
+            // ignore_index defaults to None (PyTorch 2.15): -100 for class indices; probabilities take only None.
             loss = LinearCrossEntropyLoss<T>(
-                weight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                weight: o.constant("weight"), ignoreIndex: try o.optionalInt("ignore_index"),
                 labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)
