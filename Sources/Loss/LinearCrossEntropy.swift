@@ -11,10 +11,22 @@ import Kernels
 /// let weightGradient = try result.gradient(of: .linearWeight)
 /// ```
 ///
-/// Shapes: `input` `(N, D)` (or `(*, D)`: leading dimensions are flattened),
-/// `linearWeight` `(V, D)`, optional `linearBias` `(V)`, `target` `(N)` (or `(*)`)
-/// class indices in `0..<V` or `ignoreIndex`; ``weight`` `(V)` holds class weights
-/// (PyTorch's `weight=`, one per vocabulary entry).
+/// Shapes: `input` `(N, D)` (or `(*, D)`: leading dimensions are flattened; PyTorch
+/// takes `(D)` and `(N, D)` only), `linearWeight` `(V, D)`, optional `linearBias` `(V)`,
+/// `target` `(N)` (or `(*)`) class indices in `0..<V` or `ignoreIndex`; ``weight``
+/// `(V)` holds class weights (PyTorch's `weight=`, one per vocabulary entry).
+///
+/// PyTorch 2.15's other forms are taken too, as `cross_entropy` of the logits
+/// `(N, V, *out_features)` would take them:
+/// - a weight `(V, *out_features, D)` (with a bias `(V, *out_features)`), for an
+///   input `(N, D)`, with class-index targets `(N, *out_features)`;
+/// - class probabilities of the logits' shape (`(V)`, `(N, V)` or
+///   `(N, V, *out_features)`) as the target, which is then differentiated too; `mean`
+///   divides by the number of samples `N · prod(out_features)`.
+/// These run in chunks of token rows through ``CrossEntropyLoss`` (the logits of one
+/// chunk materialized, within the same memory budget) and take neither `zLoss` nor
+/// `softcap`. ``ignoreIndex`` is nil by default, as PyTorch 2.15's `None`: -100 for
+/// class indices, and the only value probability targets take.
 ///
 /// ## Formula
 /// With `x = input_n · weightᵀ + bias` (one row of logits), `y_c = s · tanh(x_c / s)`
