@@ -46,7 +46,9 @@ public struct CaseResult: Sendable {
         /// The function or one of its options is not implemented in this release.
         case unsupported
         /// Every mismatch is one that LossKit's documentation states as a deliberate
-        /// difference from PyTorch (the message says which); nothing else differs.
+        /// difference from PyTorch (the message says which); nothing else differs. Or
+        /// LossKit throws for an input outside its documented domain that PyTorch
+        /// computes with (``DeliberateRefusal``).
         case differs
     }
 
@@ -126,6 +128,14 @@ public enum Verifier {
                     if count > 0 { explained.append("gradient of \(name): \(count) entries differ by design: \(why)") }
                 }
             }
+        } catch let error as LossError {
+            if let rule = DeliberateRefusal.explaining(c, error) {
+                result.status = .differs
+                result.message = "refused by design: \(rule.explanation): \(error)"
+            } else {
+                result.message = "threw: \(error)"
+            }
+            return result
         } catch {
             result.message = "threw: \(error)"
             return result
