@@ -19,10 +19,11 @@
 /// Reduction: `mean` divides by the number of elements. Input and target of
 /// different shapes broadcast against each other, as in PyTorch (each gradient
 /// summed over the dimensions its tensor was broadcast along).
-/// Validation: targets must be non-negative (counts); with `logInput = false`
-/// inputs must be non-negative (rates), and `eps` non-negative and finite —
-/// otherwise ``LossError/invalidValue(argument:position:value:expected:)`` or
-/// ``LossError/invalidOption(name:value:expected:)``, where PyTorch would return NaN.
+/// Validation (a deliberate difference): targets must be non-negative (counts); with
+/// `logInput = false` inputs must be non-negative (rates), and `eps` non-negative and
+/// finite — otherwise ``LossError/invalidValue(argument:position:value:expected:)`` or
+/// ``LossError/invalidOption(name:value:expected:)``, where PyTorch evaluates the
+/// formula anyway (a number for a negative count, NaN for the log of a negative rate).
 public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public var logInput: Bool
     public var full: Bool
