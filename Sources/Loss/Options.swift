@@ -47,7 +47,6 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         .invalidOption(name: name, value: value.description, expected: expected)
     }
 
-
     /// PyTorch's mapping of the deprecated `size_average=` and `reduce=` (functions
     /// in ``LossRegistry/legacyReductionFunctions`` only): when either is given and not None, it
     /// replaces `reduction` (which is then not read): `none` when `reduce` is false,

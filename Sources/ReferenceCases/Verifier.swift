@@ -48,7 +48,7 @@ public struct CaseResult: Sendable {
         /// Every mismatch is one that LossKit's documentation states as a deliberate
         /// difference from PyTorch (the message says which); nothing else differs. Or
         /// LossKit throws for an input outside its documented domain that PyTorch
-        /// computes with (``DeliberateRefusal``).
+        /// computes with (the rules in DeliberateDifferences.swift).
         case differs
     }
 
