@@ -161,16 +161,21 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
         if !shape.isEmpty {
             for d in 0..<rank where keepdim || !reduced.contains(d) { output.append(reduced.contains(d) ? 1 : dims[d]) }
         }
-        let length = reduced.reduce(1) { $0 * dims[$1] }
+        // Products of some of the sizes (they may overflow where another size is 0).
+        func product(_ sizes: [Int]) throws -> Int { try checkedElementCount(sizes, argument: "input") }
+        let length = try product(reduced.map { dims[$0] })
         if let first = reduced.first, reduced.last! - first + 1 == reduced.count {
             // One block of adjacent dimensions: the input as is.
             let layout = AxisLayout(
-                outer: dims[..<first].reduce(1, *), length: length, inner: dims[(reduced.last! + 1)...].reduce(1, *))
+                outer: try product(Array(dims[..<first])), length: length,
+                inner: try product(Array(dims[(reduced.last! + 1)...])))
+            try layout.validate()
             return Plan(layout: layout, permutation: nil, workingShape: dims, outputShape: output)
         }
         let kept = (0..<rank).filter { !reduced.contains($0) }
         let order = kept + reduced
-        let layout = AxisLayout(outer: kept.reduce(1) { $0 * dims[$1] }, length: length, inner: 1)
+        let layout = AxisLayout(outer: try product(kept.map { dims[$0] }), length: length, inner: 1)
+        try layout.validate()
         return Plan(layout: layout, permutation: order, workingShape: order.map { dims[$0] }, outputShape: output)
     }
 
@@ -307,6 +312,7 @@ func inversePermutation(_ order: [Int]) -> [Int] {
 /// Visits every element of a layout with its flat index and its row (`o * inner + i`).
 @inline(__always)
 func eachElement(_ layout: AxisLayout, _ body: (_ flat: Int, _ row: Int) -> Void) {
+    guard layout.outer > 0, layout.length > 0, layout.inner > 0 else { return }  // no elements (and no empty loops)
     var flat = 0
     for o in 0..<layout.outer {
         for _ in 0..<layout.length {

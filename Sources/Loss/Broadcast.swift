@@ -72,13 +72,18 @@ func broadcastShape(_ operands: [(name: String, shape: [Int])]) throws -> [Int] 
         }
         result = merged
     }
+    _ = try checkedElementCount(result, argument: operands.last?.name ?? "shape")
     return result
 }
+
+/// The element count of a shape known to be valid (a tensor's, or checked by
+/// ``broadcastShape(_:)``): 0 when a size is 0, whatever the others multiply to.
+private func validCount(_ shape: [Int]) -> Int { shape.contains(0) ? 0 : shape.reduce(1, *) }
 
 /// For each element of `target` (row-major), the flat index of the element of a
 /// tensor of `shape` that broadcasts to it. `shape` must broadcast to `target`.
 private func broadcastSourceIndices(_ shape: [Int], to target: [Int]) -> [Int] {
-    let count = target.reduce(1, *)
+    let count = validCount(target)
     guard count > 0 else { return [] }
     let padded = Array(repeating: 1, count: target.count - shape.count) + shape
     var strides = [Int](repeating: 0, count: target.count)
@@ -119,7 +124,7 @@ extension Tensor where Scalar: KernelScalar {
     /// to the tensor of `shape` that was broadcast.
     func summed(to shape: [Int]) -> Tensor {
         guard self.shape != shape else { return self }
-        var total = [Double](repeating: 0, count: shape.reduce(1, *))
+        var total = [Double](repeating: 0, count: validCount(shape))
         let indices = broadcastSourceIndices(shape, to: self.shape)
         withUnsafeBufferPointer { g in
             for (flat, k) in indices.enumerated() { total[k] += Double(g[flat]) }

@@ -121,6 +121,18 @@ import _TestSupport
         #expect(throws: LossError.self) { try AxisFunction<Double>(.sum, dim: 1)(s) }
     }
 
+    /// Sizes whose product overflows beside a size 0 (a valid empty tensor): the empty
+    /// reductions give PyTorch's values, the overflowing ones an error, never a trap.
+    @Test func hugeSizesBesideAZeroAreAnErrorOrEmptyNotATrap() throws {
+        let t = try Tensor<Double>(shape: [1 << 40, 1 << 40, 0], scalars: [])
+        #expect(try AxisFunction<Double>(.sum, dims: nil)(t).scalars == [0])
+        let y = try AxisFunction<Double>(.sum, dim: 0)(t)
+        #expect(y.shape == [1 << 40, 0] && y.count == 0)
+        // An output of 2^80 elements cannot exist.
+        #expect(throws: LossError.self) { try AxisFunction<Double>(.sum, dim: 2)(t) }
+        #expect(throws: LossError.self) { try AxisFunction<Double>(.amax, dims: [0, 1], keepdim: true)(t) }
+    }
+
     @Test func dimensionNamedTwiceIsAnError() {
         #expect(throws: LossError.invalidOption(name: "dim", value: "[1, -1]", expected: "dimensions that appear once (1 appears twice)")) {
             try AxisFunction<Double>(.sum, dims: [1, -1])(Self.x)
