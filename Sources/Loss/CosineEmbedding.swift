@@ -18,10 +18,15 @@
 ///
 /// Reduction: `none` gives `(N)` (or `()`); `mean` divides by `N`.
 ///
-/// Surprise: PyTorch silently gives 0 loss for a target that is neither 1 nor
-/// -1; LossKit throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
-/// instead. `input1` and `input2` must have equal shapes (no broadcasting), and
-/// `margin` must be finite.
+/// Shapes: rows broadcast as in PyTorch (`input1` `(1, D)` against `input2`
+/// `(N, D)`, a target of one label for every row; each gradient is summed over the
+/// rows its tensor was broadcast along). `margin` must be finite.
+///
+/// Deliberate differences: PyTorch silently gives 0 loss for a target that is
+/// neither 1 nor -1; LossKit throws ``/Kernels/LossError/invalidValue(argument:position:value:expected:)``
+/// instead. PyTorch also broadcasts a vector length of 1 against D, but then takes
+/// the squared norm of that one entry instead of the broadcast vector's (not the
+/// cosine of the vectors it multiplies); LossKit requires equal lengths.
 public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
     /// Cosines above it are penalized for dissimilar pairs (`y = -1`); finite, 0 by default.
     public var margin: Scalar
@@ -60,20 +65,30 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
         guard margin.isFinite else {
             throw LossError.invalidOption(name: "margin", value: "\(margin)", expected: "a finite number")
         }
-        let a = try inputs.values("input1"), b = try inputs.values("input2"), y = try inputs.values("target")
-        guard a.rank == 1 || a.rank == 2 else {
-            throw LossError.shapeMismatch(argument: "input1", expected: "(N, D) or (D)", actual: describeShape(a.shape))
+        let given = (a: try inputs.values("input1"), b: try inputs.values("input2")), y0 = try inputs.values("target")
+        guard given.a.rank == 1 || given.a.rank == 2 else {
+            throw LossError.shapeMismatch(argument: "input1", expected: "(N, D) or (D)", actual: describeShape(given.a.shape))
         }
-        try checkSameShape(a, "input1", b, "input2")
-        let samples = a.rank == 2 ? a.shape[0] : 1
-        let outputShape = a.rank == 2 ? [samples] : []
-        guard y.shape == outputShape else {
+        // PyTorch: a 1-d target goes with 2-d inputs, a 0-d one with 1-d inputs. Rows
+        // (and a target of one label) broadcast; the vectors' length D must agree.
+        let rank = given.a.rank
+        guard given.b.rank == rank, given.b.shape.last == given.a.shape.last else {
+            throw LossError.shapeMismatch(
+                argument: "input2", expected: "rank \(rank) with \(given.a.shape.last!) entries in the last dimension (as input1)",
+                actual: describeShape(given.b.shape))
+        }
+        guard y0.rank == rank - 1 else {
             throw LossError.shapeMismatch(
                 argument: "target",
-                expected: "\(describeShape(outputShape)) (one label per \(a.rank == 2 ? "row of input1" : "pair of 1-d inputs"))",
-                actual: describeShape(y.shape))
+                expected: rank == 2 ? "a 1-d target (one label per row of input1)" : "a 0-d target (one label for 1-d inputs)",
+                actual: describeShape(y0.shape))
         }
-        try y.withUnsafeBufferPointer { t in
+        let shape = try broadcastShape([("input1", given.a.shape), ("input2", given.b.shape), ("target", y0.shape + [1])])
+        let a = given.a.broadcast(to: shape), b = given.b.broadcast(to: shape)
+        let outputShape = Array(shape.dropLast())
+        let y = y0.broadcast(to: outputShape)
+        let samples = rank == 2 ? shape[0] : 1
+        try y0.withUnsafeBufferPointer { t in
             for (position, v) in t.enumerated() where v != 1 && v != -1 {
                 throw LossError.invalidValue(argument: "target", position: position, value: Double(v), expected: "1 or -1")
             }
@@ -128,8 +143,8 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             }
         }
         return [
-            "input1": Tensor(uncheckedShape: r.a.shape, scalars: da),
-            "input2": Tensor(uncheckedShape: r.b.shape, scalars: db),
+            "input1": Tensor(uncheckedShape: r.a.shape, scalars: da).summed(to: try inputs.values("input1").shape),
+            "input2": Tensor(uncheckedShape: r.b.shape, scalars: db).summed(to: try inputs.values("input2").shape),
         ]
     }
 }

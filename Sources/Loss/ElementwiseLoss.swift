@@ -5,9 +5,13 @@
 /// ``LossFunction/backward(_:upstream:)`` with every ``Reduction``. This is the
 /// quickest way to write your own regression loss (see <doc:WritingYourOwnLoss>).
 ///
-/// Unlike PyTorch, which broadcasts `input` and `target` of different shapes with
-/// a warning, LossKit requires equal shapes and throws otherwise: a silent
-/// broadcast of `(N, 1)` against `(N,)` is a classic wrong-number bug.
+/// `input` and `target` of different shapes follow ``shapeRule``: by default they
+/// must be equal. Where PyTorch broadcasts them with a warning that it is probably a
+/// mistake (`mse_loss`, `l1_loss`, `smooth_l1_loss`, `huber_loss`), LossKit throws
+/// instead: a silent broadcast of `(N, 1)` against `(N,)` is a classic wrong-number
+/// bug. Where PyTorch broadcasts without a warning (`poisson_nll_loss`,
+/// `hinge_embedding_loss`; `soft_margin_loss` the target to the input's shape), so
+/// does LossKit, with each gradient summed over the dimensions its tensor was broadcast along.
 public protocol ElementwiseLoss: InputTargetLoss {
     /// How the per-element values are combined: `none`, `mean` (divided by the element count) or `sum`.
     var reduction: Reduction { get }
@@ -19,21 +23,48 @@ public protocol ElementwiseLoss: InputTargetLoss {
     func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws
     /// Whether `target` has a gradient; defaults to true.
     var targetIsDifferentiable: Bool { get }
+    /// How `input` and `target` of different shapes combine; defaults to ``ElementwiseShapeRule/sameShape``.
+    var shapeRule: ElementwiseShapeRule { get }
+}
+
+/// How an ``ElementwiseLoss`` combines `input` and `target` of different shapes.
+public enum ElementwiseShapeRule: Sendable, Equatable {
+    /// The shapes must be equal.
+    case sameShape
+    /// `target` is broadcast to the input's shape; the output has the input's shape.
+    case targetBroadcastsToInput
+    /// Both are broadcast to their common shape (PyTorch's broadcasting), the output's.
+    case broadcast
 }
 
 extension ElementwiseLoss {
     public var targetIsDifferentiable: Bool { true }
+    public var shapeRule: ElementwiseShapeRule { .sameShape }
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {}
 
     public var inputSpecs: [InputSpec] {
         [.values("input"), targetIsDifferentiable ? .values("target") : .constant("target")]
     }
 
+    /// `input` and `target` (broadcast to a common shape where ``shapeRule`` says so),
+    /// after the domain checks on the tensors as given.
     func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>) {
         let input = try inputs.values("input"), target = try inputs.values("target")
-        try checkSameShape(input, "input", target, "target")
+        var shape = input.shape
+        switch shapeRule {
+        case .sameShape:
+            try checkSameShape(input, "input", target, "target")
+        case .targetBroadcastsToInput:
+            guard (try? broadcastShape([("input", input.shape), ("target", target.shape)])) == input.shape else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "a shape that broadcasts to \(describeShape(input.shape)) (the shape of input)",
+                    actual: describeShape(target.shape))
+            }
+        case .broadcast:
+            shape = try broadcastShape([("input", input.shape), ("target", target.shape)])
+        }
         try checkDomain(input: input, target: target)
-        return (input, target)
+        return (input.broadcast(to: shape), target.broadcast(to: shape))
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
@@ -101,8 +132,11 @@ extension ElementwiseLoss {
                 }
             }
         }
-        var result = ["input": Tensor(uncheckedShape: input.shape, scalars: dx)]
-        if targetIsDifferentiable { result["target"] = Tensor(uncheckedShape: input.shape, scalars: dy) }
+        // Gradients of broadcast operands are summed back to the shapes given.
+        var result = ["input": Tensor(uncheckedShape: input.shape, scalars: dx).summed(to: try inputs.values("input").shape)]
+        if targetIsDifferentiable {
+            result["target"] = Tensor(uncheckedShape: input.shape, scalars: dy).summed(to: try inputs.values("target").shape)
+        }
         return result
     }
 }

@@ -12,12 +12,14 @@
 /// a variance below `eps` still receives the gradient evaluated at `eps` (not 0,
 /// as a differentiated `max` would give).
 ///
-/// Shapes (PyTorch's rules): `input` and `target` have the same shape; `var`
-/// has the input's shape (one variance per element), or the input's shape with
-/// one dimension of size 1 (`(1, D)` or `(N, 1)` for an `(N, D)` input: one
-/// variance shared along that dimension, its gradient summed over it), or the
-/// input's shape without its last dimension (as `(N, 1)`). The output of `none`
-/// has the input's shape; `mean` divides by the number of input elements.
+/// Shapes (PyTorch's rules): `var` has the input's shape (one variance per
+/// element), or the input's shape with one dimension of size 1 (`(1, D)` or
+/// `(N, 1)` for an `(N, D)` input: one variance shared along that dimension), or
+/// the input's shape without its last dimension (as `(N, 1)`). Then `input`,
+/// `target` and `var` broadcast against each other, as PyTorch broadcasts them
+/// without a warning (a target `(D)` against an input `(N, D)`, say): the output
+/// of `none` has the broadcast shape, `mean` divides by its element count, and
+/// each gradient is summed over the dimensions its tensor was broadcast along.
 ///
 /// Bad input: a negative (or NaN) variance throws
 /// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
@@ -41,30 +43,27 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target"), .values("var")] }
 
+    /// The three tensors broadcast to their common shape (the output's).
     private struct Operands {
         var input, target, variance: Tensor<Scalar>
-        /// The input's dimension along which `var` has size 1 (its length, and the
-        /// product of the dimensions after it); `length` 1 when `var` has the input's shape.
-        var length = 1, inner = 1
-
-        /// The variance of input element `i`.
-        func varianceIndex(_ i: Int) -> Int { length == 1 ? i : (i / (inner * length)) * inner + i % inner }
+        /// The shape `var` takes part in broadcasting with (its own, or unsqueezed at the end).
+        var varianceShape: [Int]
     }
 
+    /// PyTorch's rules: `var` has the input's shape, or the input's shape without its
+    /// last dimension (then unsqueezed there), or the input's rank with the sizes that
+    /// differ from the input's summing to 1 (one dimension of size 1); then input,
+    /// target and var broadcast.
     private func operands(_ inputs: LossInputs<Scalar>) throws -> Operands {
         let input = try inputs.values("input"), target = try inputs.values("target"), v = try inputs.values("var")
         try InputChecks.option("eps", eps, valid: eps > 0 && eps.isFinite, expected: "a finite number > 0")
-        try checkSameShape(input, "input", target, "target")
         let shape = input.shape
-        var o = Operands(input: input, target: target, variance: v)
+        var varianceShape = v.shape
         if v.shape != shape {
-            // One dimension of size 1 in var where the input's is longer; or the last dropped.
-            let differing = v.shape.count == shape.count ? shape.indices.filter { v.shape[$0] != shape[$0] } : []
-            if differing.count == 1, v.shape[differing[0]] == 1 {
-                o.length = shape[differing[0]]
-                o.inner = shape[(differing[0] + 1)...].reduce(1, *)
-            } else if !shape.isEmpty, v.shape == Array(shape.dropLast()) {
-                o.length = shape[shape.count - 1]
+            if !shape.isEmpty, v.shape == Array(shape.dropLast()) {
+                varianceShape = v.shape + [1]
+            } else if v.rank == shape.count, zip(shape, v.shape).filter({ $0 != $1 }).map(\.1).reduce(0, +) == 1 {
+                // One dimension of size 1 where the input's differs.
             } else {
                 let alternatives = shape.isEmpty
                     ? "" : ", or with one dimension of size 1, or \(describeShape(Array(shape.dropLast())))"
@@ -74,7 +73,11 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
             }
         }
         try InputChecks.elements(v, "var", expected: "a non-negative variance") { $0 >= 0 }
-        return o
+        let out = try broadcastShape([("input", shape), ("target", target.shape), ("var", varianceShape)])
+        return Operands(
+            input: input.broadcast(to: out), target: target.broadcast(to: out),
+            variance: Tensor(uncheckedShape: varianceShape, scalars: v.scalars).broadcast(to: out),
+            varianceShape: varianceShape)
     }
 
     static var halfLog2Pi: Scalar { Scalar(0.918_938_533_204_672_741_780_329_736_406) }
@@ -84,7 +87,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         let o = try operands(inputs)
         let constant: Scalar = full ? Self.halfLog2Pi : 0
         let values = (0..<o.input.count).map { i -> Scalar in
-            let v = max(o.variance[flat: o.varianceIndex(i)], eps), d = o.input[flat: i] - o.target[flat: i]
+            let v = max(o.variance[flat: i], eps), d = o.input[flat: i] - o.target[flat: i]
             return 0.5 * (Scalar.log(v) + d * d / v) + constant
         }
         return try reduce(values, shape: o.input.shape, reduction)
@@ -94,20 +97,21 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         try validate(inputs)
         let o = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: o.input.shape, count: o.input.count)
-        var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx
-        var dv = [Scalar](repeating: 0, count: o.variance.count)
+        var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx, dv = dx
         for i in 0..<o.input.count {
-            let k = o.varianceIndex(i)
-            let v = max(o.variance[flat: k], eps), d = o.input[flat: i] - o.target[flat: i]
+            let v = max(o.variance[flat: i], eps), d = o.input[flat: i] - o.target[flat: i]
             let r = d / v
             dx[i] = g[i] * r
             dy[i] = -g[i] * r
-            dv[k] += g[i] * 0.5 * (1 - d * r) / v
+            dv[i] = g[i] * 0.5 * (1 - d * r) / v
         }
+        // Each gradient summed over the dimensions its tensor was broadcast along.
+        let shape = o.input.shape
         return [
-            "input": Tensor(uncheckedShape: o.input.shape, scalars: dx),
-            "target": Tensor(uncheckedShape: o.input.shape, scalars: dy),
-            "var": Tensor(uncheckedShape: o.variance.shape, scalars: dv),
+            "input": Tensor(uncheckedShape: shape, scalars: dx).summed(to: try inputs.values("input").shape),
+            "target": Tensor(uncheckedShape: shape, scalars: dy).summed(to: try inputs.values("target").shape),
+            "var": try Tensor(uncheckedShape: shape, scalars: dv).summed(to: o.varianceShape)
+                .reshaped(try inputs.values("var").shape),
         ]
     }
 }

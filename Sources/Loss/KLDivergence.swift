@@ -33,9 +33,14 @@ public enum KLDivReduction: String, Sendable, CaseIterable, Equatable {
 ///   and its second argument gives `0 / 0`. LossKit returns NaN there too (the
 ///   one-sided derivative is −∞).
 ///
-/// Negative or NaN probability targets (logTarget = false) throw
+/// Input and target of different shapes broadcast against each other, as PyTorch
+/// does without a warning (each gradient summed over the dimensions its tensor was
+/// broadcast along; `mean` divides by the broadcast element count, `batchmean` by
+/// the given input's first dimension, as in PyTorch).
+///
+/// Deliberate difference: negative or NaN probability targets (logTarget = false) throw
 /// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` where PyTorch
-/// silently returns NaN. Input and target must have the same shape.
+/// silently returns NaN (the log of a negative number, or the NaN itself).
 public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
     /// PyTorch's `reduction`, `batchmean` included; `.mean` by default (which is not the mean KL divergence:
     /// see above).
@@ -51,22 +56,24 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
 
+    /// Input and target broadcast to their common shape (the output's), after the domain check.
     private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>) {
         let input = try inputs.values("input"), target = try inputs.values("target")
-        try checkSameShape(input, "input", target, "target")
+        let shape = try broadcastShape([("input", input.shape), ("target", target.shape)])
         if !logTarget {
             try InputChecks.elements(target, "target", expected: "a probability >= 0") { $0 >= 0 }
         }
-        return (input, target)
+        return (input.broadcast(to: shape), target.broadcast(to: shape))
     }
 
-    /// The shared reduction applied to the sum, and the extra divisor of `batchmean`.
-    private func baseReduction(_ shape: [Int]) -> (Reduction, Scalar) {
+    /// The shared reduction applied to the sum, and the extra divisor of `batchmean`
+    /// (the size of the given input's first dimension, as PyTorch divides by it).
+    private func baseReduction(_ inputShape: [Int]) -> (Reduction, Scalar) {
         switch reduction {
         case .none: return (.none, 1)
         case .mean: return (.mean, 1)
         case .sum: return (.sum, 1)
-        case .batchmean: return (.sum, shape.isEmpty ? 1 : Scalar(shape[0]))
+        case .batchmean: return (.sum, inputShape.isEmpty ? 1 : Scalar(inputShape[0]))
         }
     }
 
@@ -78,7 +85,7 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
             if logTarget { return Scalar.exp(t) * (t - x) }
             return (t == 0 ? 0 : t * Scalar.log(t)) - t * x
         }
-        let (base, divisor) = baseReduction(input.shape)
+        let (base, divisor) = baseReduction(try inputs.values("input").shape)
         let reduced = try reduce(values, shape: input.shape, base)
         return divisor == 1 ? reduced : reduced.map { $0 / divisor }
     }
@@ -86,7 +93,7 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         let (input, target) = try operands(inputs)
-        let (base, divisor) = baseReduction(input.shape)
+        let (base, divisor) = baseReduction(try inputs.values("input").shape)
         let g = try ReductionGradient(upstream, reduction: base, shape: input.shape, count: input.count)
         var dx = [Scalar](repeating: 0, count: input.count), dt = dx
         for i in 0..<input.count {
@@ -101,8 +108,35 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
             }
         }
         return [
-            "input": Tensor(uncheckedShape: input.shape, scalars: dx),
-            "target": Tensor(uncheckedShape: input.shape, scalars: dt),
+            "input": Tensor(uncheckedShape: input.shape, scalars: dx).summed(to: try inputs.values("input").shape),
+            "target": Tensor(uncheckedShape: input.shape, scalars: dt).summed(to: try inputs.values("target").shape),
         ]
+    }
+}
+
+/// `kl_div` called with the legacy `size_average=`/`reduce=` and `reduction="batchmean"`
+/// together: PyTorch reduces as the legacy keywords say, then still divides by the
+/// input's first dimension because `reduction` is `"batchmean"` (`LossRegistry` builds
+/// this; the typed API has no legacy keywords).
+struct KLDivLegacyBatchmean<Scalar: KernelScalar>: LossFunction {
+    var base: KLDivLoss<Scalar>
+
+    var inputSpecs: [InputSpec] { base.inputSpecs }
+
+    private func batch(_ inputs: LossInputs<Scalar>) throws -> Scalar {
+        let shape = try inputs.values("input").shape
+        return shape.isEmpty ? 1 : Scalar(shape[0])
+    }
+
+    func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
+        try validate(inputs)
+        let n = try batch(inputs)
+        return try base.forward(inputs).map { $0 / n }
+    }
+
+    func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
+        try validate(inputs)
+        let n = try batch(inputs)
+        return try base.backward(inputs, upstream: upstream.map { $0 / n })
     }
 }

@@ -20,6 +20,8 @@
 ///
 /// Gradient: `∂f/∂x = -y σ(-y x)`. The target is a label and has no gradient,
 /// as in PyTorch. Reduction: `mean` divides by the number of elements.
+/// A target whose shape broadcasts to the input's is broadcast, as PyTorch does
+/// without a warning (an input smaller than the broadcast shape is an error there too).
 public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
     /// keeps one value per element.
@@ -28,6 +30,8 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public var targetIsDifferentiable: Bool { false }
+    /// The target is broadcast to the input's shape, as PyTorch's in-place kernel does.
+    public var shapeRule: ElementwiseShapeRule { .targetBroadcastsToInput }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
         BCEWithLogitsLoss<Scalar>.softplusNeg(y * x)
@@ -89,7 +93,9 @@ public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
 ///
 /// Gradient: `∂f/∂x = 1` where `y = 1`; `-1` where `y = -1` and `margin - x > 0`;
 /// 0 elsewhere. The target is a label and has no gradient, as in PyTorch.
-/// Reduction: `mean` divides by the number of elements.
+/// Reduction: `mean` divides by the number of elements of the output. Input and
+/// target broadcast against each other, as in PyTorch (the input's gradient is
+/// summed over the dimensions it was broadcast along).
 /// `margin` may be any finite number (PyTorch's default is 1); a non-finite one throws.
 public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// The distance below which dissimilar pairs (`y = -1`) are penalized; finite, 1 by default.
@@ -105,6 +111,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public var targetIsDifferentiable: Bool { false }
+    public var shapeRule: ElementwiseShapeRule { .broadcast }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.finite("margin", margin)
@@ -127,9 +134,10 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Gradient where the hinge is active (`-y (x1 - x2) + margin > 0`):
 /// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere.
 /// PyTorch differentiates all three inputs, so LossKit returns all three.
-/// Reduction: `mean` divides by the number of elements.
-/// The three inputs must have the same shape (LossKit does not broadcast);
-/// `margin` must be finite.
+/// Reduction: `mean` divides by the number of elements of the output.
+/// The three inputs must have the same rank and broadcast against each other, as
+/// in PyTorch (each gradient summed over the dimensions its tensor was broadcast
+/// along); `margin` must be finite.
 public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
     /// How far the higher-ranked score must lead for a zero loss; finite, 0 by default.
     public var margin: Scalar
@@ -145,12 +153,17 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input1"), .values("input2"), .values("target")] }
 
+    /// The three inputs broadcast to their common shape (PyTorch requires them to have one rank).
     private func operands(_ inputs: LossInputs<Scalar>) throws -> (Tensor<Scalar>, Tensor<Scalar>, Tensor<Scalar>) {
         let x1 = try inputs.values("input1"), x2 = try inputs.values("input2"), y = try inputs.values("target")
         try InputChecks.finite("margin", margin)
-        try checkSameShape(x1, "input1", x2, "input2")
-        try checkSameShape(x1, "input1", y, "target")
-        return (x1, x2, y)
+        for (name, t) in [("input2", x2), ("target", y)] where t.rank != x1.rank {
+            throw LossError.shapeMismatch(
+                argument: name, expected: "rank \(x1.rank) (the rank of input1; sizes may broadcast)",
+                actual: describeShape(t.shape))
+        }
+        let shape = try broadcastShape([("input1", x1.shape), ("input2", x2.shape), ("target", y.shape)])
+        return (x1.broadcast(to: shape), x2.broadcast(to: shape), y.broadcast(to: shape))
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
@@ -173,9 +186,9 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
             dy[i] = -g[i] * diff
         }
         return [
-            "input1": Tensor(uncheckedShape: x1.shape, scalars: d1),
-            "input2": Tensor(uncheckedShape: x1.shape, scalars: d2),
-            "target": Tensor(uncheckedShape: x1.shape, scalars: dy),
+            "input1": Tensor(uncheckedShape: x1.shape, scalars: d1).summed(to: try inputs.values("input1").shape),
+            "input2": Tensor(uncheckedShape: x1.shape, scalars: d2).summed(to: try inputs.values("input2").shape),
+            "target": Tensor(uncheckedShape: x1.shape, scalars: dy).summed(to: try inputs.values("target").shape),
         ]
     }
 }

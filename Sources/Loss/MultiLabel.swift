@@ -20,6 +20,12 @@
 /// is then that element's weight); a shape that does not broadcast to the input's
 /// throws ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``. Targets are not
 /// restricted to {0, 1}: the formula above is applied to any value, as in PyTorch.
+///
+/// Input and target of different shapes broadcast against each other, as PyTorch
+/// does without a warning; PyTorch then sums over dimension `input.dim() - 1` of the
+/// broadcast shape and divides by the input's last size, and so does LossKit (each
+/// gradient summed over the dimensions its tensor was broadcast along). A weight
+/// must broadcast to that shape (PyTorch would also let it enlarge it).
 public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
     /// Weights broadcast against the input (one per class, `(C)`, as a rule), or nil for all ones.
     public var weight: Tensor<Scalar>?
@@ -35,19 +41,33 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
 
-    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (
-        Tensor<Scalar>, Tensor<Scalar>, classes: Int, [Int], weight: (Int) -> Scalar
-    ) {
+    /// Input, target and per-element weights broadcast to one shape, and the axis summed over.
+    private struct Prepared {
+        var input, target: Tensor<Scalar>
+        var weight: (Int) -> Scalar
+        /// The broadcast shape along the class axis (`input.dim() - 1`, counted from the front).
+        var layout: AxisLayout
+        /// PyTorch's divisor: the input's number of classes (its last dimension).
+        var classes: Int
+        var outputShape: [Int]
+    }
+
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> Prepared {
         let input = try inputs.values("input"), target = try inputs.values("target")
         guard let classes = input.shape.last else {
             throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: describeShape(input.shape))
         }
-        try checkSameShape(input, "input", target, "target")
         guard classes > 0 else {
             throw LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")
         }
-        let w = try broadcastOrOne(weight, to: input.shape, argument: "weight")
-        return (input, target, classes, Array(input.shape.dropLast()), w)
+        let shape = try broadcastShape([("input", input.shape), ("target", target.shape)])
+        let w = try broadcastOrOne(weight, to: shape, argument: "weight")
+        let classAxis = input.rank - 1
+        var outputShape = shape
+        outputShape.remove(at: classAxis)
+        return Prepared(
+            input: input.broadcast(to: shape), target: target.broadcast(to: shape), weight: w,
+            layout: try AxisLayout(shape: shape, axis: classAxis), classes: classes, outputShape: outputShape)
     }
 
     /// `log(1 + exp(x))` without overflow.
@@ -63,55 +83,46 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
-        let (input, target, c, sampleShape, w) = try prepare(inputs)
-        let rows = input.count / c
-        var losses = [Scalar](repeating: 0, count: rows)
-        input.withUnsafeBufferPointer { x in
-            target.withUnsafeBufferPointer { y in
-                for r in 0..<rows {
-                    var total: Scalar = 0
-                    for k in 0..<c {
-                        let i = r * c + k
-                        let term = y[i] * Self.softplus(-x[i]) + (1 - y[i]) * Self.softplus(x[i])
-                        total += w(i) * term
-                    }
-                    losses[r] = total / Scalar(c)
+        let s = try prepare(inputs)
+        var losses = [Scalar](repeating: 0, count: s.layout.rows)
+        s.input.withUnsafeBufferPointer { x in
+            s.target.withUnsafeBufferPointer { y in
+                eachElement(s.layout) { i, r in
+                    losses[r] += s.weight(i) * (y[i] * Self.softplus(-x[i]) + (1 - y[i]) * Self.softplus(x[i]))
                 }
             }
         }
-        return try reduce(losses, shape: sampleShape, reduction)
+        let c = Scalar(s.classes)
+        return try reduce(losses.map { $0 / c }, shape: s.outputShape, reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
-        let (input, target, c, sampleShape, w) = try prepare(inputs)
-        let rows = input.count / c
-        let g = try ReductionGradient(upstream, reduction: reduction, shape: sampleShape, count: rows)
-        var dx = [Scalar](repeating: 0, count: input.count), dy = dx
-        input.withUnsafeBufferPointer { x in
-            target.withUnsafeBufferPointer { y in
-                for r in 0..<rows {
-                    let scale = g[r] / Scalar(c)
-                    for k in 0..<c {
-                        let i = r * c + k
-                        let s = scale * w(i)
-                        dx[i] = s * (Self.sigmoid(x[i]) - y[i])
-                        dy[i] = -s * x[i]
-                    }
+        let s = try prepare(inputs)
+        let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.layout.rows)
+        var dx = [Scalar](repeating: 0, count: s.input.count), dy = dx
+        let c = Scalar(s.classes)
+        s.input.withUnsafeBufferPointer { x in
+            s.target.withUnsafeBufferPointer { y in
+                eachElement(s.layout) { i, r in
+                    let scale = g[r] / c * s.weight(i)
+                    dx[i] = scale * (Self.sigmoid(x[i]) - y[i])
+                    dy[i] = -scale * x[i]
                 }
             }
         }
+        // Gradients of broadcast operands are summed back to the shapes given.
         return [
-            "input": Tensor(uncheckedShape: input.shape, scalars: dx),
-            "target": Tensor(uncheckedShape: input.shape, scalars: dy),
+            "input": Tensor(uncheckedShape: s.input.shape, scalars: dx).summed(to: try inputs.values("input").shape),
+            "target": Tensor(uncheckedShape: s.input.shape, scalars: dy).summed(to: try inputs.values("target").shape),
         ]
     }
 }
 
 /// Multi-label hinge loss, `torch.nn.functional.multilabel_margin_loss`.
 ///
-/// Input: scores `(C)` or `(N, C)`; target: `Int` tensor of the **same shape**
-/// holding, per sample, the indices of its target classes followed by `-1`:
+/// Input: scores `(C)` or `(N, C)` (or `()`, one sample of one class, with a target
+/// `()` or `(1)`, as PyTorch); target: `Int` tensor of the **same shape** holding, per sample, the indices of its target classes followed by `-1`:
 /// the first `-1` ends the list and every entry after it is ignored (a full
 /// row without `-1` uses all `C` entries). With `T` the set of target classes
 /// and `j` running over the list (duplicates included), per sample:
@@ -121,7 +132,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 /// Gradient: every term with `1 - x_j + x_i > 0` adds `1 / C` to `∂/∂x_i` and
 /// `-1 / C` to `∂/∂x_j` (0 at the kink, as PyTorch tests `> 0`).
 ///
-/// Reduction: `none` gives `(N)` for a 2-d input and `()` for a 1-d input;
+/// Reduction: `none` gives `(N)` for a 2-d input and `()` for a 1-d or 0-d input;
 /// `mean` divides the sum by `N`.
 ///
 /// Surprises in PyTorch's behaviour, which LossKit reproduces: the
@@ -152,16 +163,24 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     private func prepare(_ inputs: LossInputs<Scalar>) throws -> Prepared {
         let input = try inputs.values("input"), target = try inputs.indices("target")
-        guard input.rank == 1 || input.rank == 2 else {
-            throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: describeShape(input.shape))
+        guard input.rank <= 2 else {
+            throw LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: describeShape(input.shape))
         }
-        guard target.shape == input.shape else {
-            throw LossError.shapeMismatch(
-                argument: "target", expected: "\(describeShape(input.shape)) (the shape of input)",
-                actual: describeShape(target.shape))
+        if input.rank == 0 {
+            // One sample of one class, as PyTorch: the target is () or (1).
+            guard target.shape == [] || target.shape == [1] else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "[] or [1] (one entry for a 0-d input)", actual: describeShape(target.shape))
+            }
+        } else {
+            guard target.shape == input.shape else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "\(describeShape(input.shape)) (the shape of input)",
+                    actual: describeShape(target.shape))
+            }
         }
-        let classes = input.shape[input.rank - 1]
-        let samples = input.rank == 1 ? 1 : input.shape[0]
+        let classes = input.rank == 0 ? 1 : input.shape[input.rank - 1]
+        let samples = input.rank == 2 ? input.shape[0] : 1
         guard classes > 0 else {
             throw LossError.emptyInput(argument: "input", reason: "multilabel_margin_loss needs at least one class")
         }
@@ -177,7 +196,7 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
                 lists.append(Array(row.prefix { $0 >= 0 }))
             }
         }
-        return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 1 ? [] : [samples])
+        return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 2 ? [samples] : [])
     }
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {

@@ -1,7 +1,7 @@
 /// Multi-class hinge loss, `torch.nn.functional.multi_margin_loss`.
 ///
-/// Input: scores of shape `(N, C)` or `(C)`; target: class indices of shape
-/// `(N)` (or `()` / `(1)` for a 1-d input). With `z_i = margin - x_y + x_i`,
+/// Input: scores of shape `(N, C)` or `(C)` (or `()`: one sample of one class, as
+/// PyTorch); target: class indices of shape `(N)` (or `()` / `(1)` for a 1-d or 0-d input). With `z_i = margin - x_y + x_i`,
 /// per sample:
 ///
 ///     loss = (1 / C) · sum_{i ≠ y} w_y · max(0, z_i)^p        (p ∈ {1, 2})
@@ -19,7 +19,7 @@
 ///   whereas PyTorch's documentation writes `max(0, w_y · z)^p` (the
 ///   implementation and the reference cases agree on the former);
 /// - the weight is the target class's weight, for every term of that sample;
-/// - for `none`, a 1-d input gives an output shaped like its target (`()` or `(1)`).
+/// - for `none`, a 1-d or 0-d input gives an output shaped like its target (`()` or `(1)`).
 ///
 /// Bad input throws: `p` other than 1 or 2 or a non-finite `margin`
 /// (``/Kernels/LossError/invalidOption(name:value:expected:)``), shapes
@@ -64,12 +64,13 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
         let input = try inputs.values("input"), target = try inputs.indices("target")
         let samples: Int, classes: Int, outputShape: [Int]
         switch input.rank {
-        case 1:
-            classes = input.shape[0]
+        case 0, 1:
+            // A 0-d input is one sample of one class, as in PyTorch.
+            classes = input.rank == 0 ? 1 : input.shape[0]
             samples = 1
             guard target.shape == [] || target.shape == [1] else {
                 throw LossError.shapeMismatch(
-                    argument: "target", expected: "[] or [1] (one class index for a 1-d input)",
+                    argument: "target", expected: "[] or [1] (one class index for a 0-d or 1-d input)",
                     actual: describeShape(target.shape))
             }
             outputShape = target.shape
@@ -83,7 +84,7 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
             }
             outputShape = [samples]
         default:
-            throw LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: describeShape(input.shape))
+            throw LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: describeShape(input.shape))
         }
         guard classes > 0 else {
             throw LossError.emptyInput(argument: "input", reason: "multi_margin_loss needs at least one class")

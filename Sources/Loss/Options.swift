@@ -1,5 +1,6 @@
 /// An option value as PyTorch spells it in a call (`reduction="sum"`,
-/// `ignore_index=-100`, `label_smoothing=0.1`, `log_target=True`, `alpha=None`).
+/// `ignore_index=-100`, `label_smoothing=0.1`, `log_target=True`, `alpha=None`,
+/// `dim=[0, 1]`).
 public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
     /// An integer (`ignore_index=-100`).
     case int(Int)
@@ -11,6 +12,8 @@ public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
     case string(String)
     /// Python's `None`: the option's default.
     case null
+    /// A list or tuple (`dim=[0, 1]`, `dim=()`).
+    case list([OptionValue])
 
     public var description: String {
         switch self {
@@ -19,6 +22,7 @@ public enum OptionValue: Sendable, Equatable, CustomStringConvertible {
         case .bool(let v): return v ? "True" : "False"
         case .string(let v): return "\"\(v)\""
         case .null: return "None"
+        case .list(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
         }
     }
 }
@@ -50,10 +54,33 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         .invalidOption(name: name, value: value.description, expected: expected)
     }
 
-    /// The `reduction` option, or `value` when absent.
-    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` unless it is "none", "mean" or
-    /// "sum".
+    /// PyTorch's mapping of the deprecated `size_average=` and `reduce=` (functions
+    /// in ``LossRegistry/legacyReductionFunctions`` only): when either is given and not None, it
+    /// replaces `reduction` (which is then not read): `none` when `reduce` is false,
+    /// else `sum` when `size_average` is false, else `mean` (a None counts as true).
+    /// nil when neither is given. Values are read as Python truth values (True,
+    /// False, or a number: 0 is false).
+    public mutating func legacyReduction() throws -> Reduction? {
+        guard LossRegistry.legacyReductionFunctions.contains(function) else { return nil }
+        func truth(_ name: String) throws -> Bool? {
+            guard let v = take(name) else { return nil }
+            switch v {
+            case .bool(let b): return b
+            case .int(let i): return i != 0
+            case .double(let d): return d != 0
+            default: throw invalid(name, v, "True, False or None")
+            }
+        }
+        let sizeAverage = try truth("size_average"), reduce = try truth("reduce")
+        guard sizeAverage != nil || reduce != nil else { return nil }
+        used.insert("reduction")
+        if reduce == false { return Reduction.none }
+        return sizeAverage == false ? .sum : .mean
+    }
+
+    /// `reduction`, or the reduction the legacy `size_average=`/`reduce=` map to (``legacyReduction()``).
     public mutating func reduction(default value: Reduction = .mean) throws -> Reduction {
+        if let legacy = try legacyReduction() { return legacy }
         guard let v = take("reduction") else { return value }
         guard case .string(let s) = v, let r = Reduction(rawValue: s) else {
             throw invalid("reduction", v, "\"none\", \"mean\" or \"sum\"")
@@ -81,6 +108,15 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         }
     }
 
+    /// An integer, or nil when absent or `None`.
+    public mutating func optionalInt(_ name: String) throws -> Int? {
+        guard values[name].map({ $0 != .null }) ?? false else {
+            used.insert(name)
+            return nil
+        }
+        return try int(name, default: 0)
+    }
+
     /// The numeric option `name`, or `value` when absent or `None`.
     /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a value that is not a number.
     public mutating func double(_ name: String, default value: Double) throws -> Double {
@@ -95,6 +131,33 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
         case .double(let d): return d
         default: throw invalid(name, v, "a number")
         }
+    }
+
+    /// Dimensions: an integer, or a list of integers (`dim=[0, 1]`, `dim=[]`); nil when absent or None.
+    public mutating func dims(_ name: String) throws -> [Int]? {
+        guard let v = take(name) else { return nil }
+        func integer(_ v: OptionValue) -> Int? {
+            switch v {
+            case .int(let i): return i
+            case .double(let d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+            default: return nil
+            }
+        }
+        if let i = integer(v) { return [i] }
+        if case .list(let items) = v {
+            let ints = items.compactMap(integer)
+            if ints.count == items.count { return ints }
+        }
+        throw invalid(name, v, "an integer or a list of integers")
+    }
+
+    /// A floating-point `dtype=` as PyTorch names it (`torch.float64`); nil when absent or None.
+    public mutating func dtype(_ name: String = "dtype") throws -> DType? {
+        guard let v = take(name) else { return nil }
+        guard case .string(let s) = v, let t = DType(pytorchName: s) else {
+            throw invalid(name, v, "torch.float32 or torch.float64")
+        }
+        return t
     }
 
     /// The Boolean option `name`, or `value` when absent or `None`.

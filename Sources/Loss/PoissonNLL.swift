@@ -16,11 +16,14 @@
 /// - `eps` (default 1e-8) is used only when `logInput` is false, inside the
 ///   logarithm, not as a clamp.
 ///
-/// Reduction: `mean` divides by the number of elements.
-/// Validation: targets must be non-negative (counts); with `logInput = false`
-/// inputs must be non-negative (rates), and `eps` non-negative and finite —
-/// otherwise ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` or
-/// ``/Kernels/LossError/invalidOption(name:value:expected:)``, where PyTorch would return NaN.
+/// Reduction: `mean` divides by the number of elements. Input and target of
+/// different shapes broadcast against each other, as in PyTorch (each gradient
+/// summed over the dimensions its tensor was broadcast along).
+/// Validation (a deliberate difference): targets must be non-negative (counts); with
+/// `logInput = false` inputs must be non-negative (rates), and `eps` non-negative and
+/// finite — otherwise ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` or
+/// ``/Kernels/LossError/invalidOption(name:value:expected:)``, where PyTorch evaluates the
+/// formula anyway (a number for a negative count, NaN for the log of a negative rate).
 public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// Whether `input` is the log of the rate (the default) rather than the rate.
     public var logInput: Bool
@@ -39,6 +42,8 @@ public struct PoissonNLLLoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.eps = eps
         self.reduction = reduction
     }
+
+    public var shapeRule: ElementwiseShapeRule { .broadcast }
 
     public func checkDomain(input: Tensor<Scalar>, target: Tensor<Scalar>) throws {
         try InputChecks.option("eps", eps, valid: eps >= 0 && eps.isFinite, expected: "a finite number >= 0")

@@ -16,6 +16,15 @@ public enum LossRegistry {
         "gaussian_nll_loss", "dice",
         // Fused linear head + cross-entropy.
         "linear_cross_entropy",
+        "softmin",
+    ]
+
+    /// The functions that take PyTorch's deprecated `size_average=` and `reduce=`.
+    public static let legacyReductionFunctions: Set<String> = [
+        "l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+        "smooth_l1_loss", "kl_div", "poisson_nll_loss", "margin_ranking_loss", "hinge_embedding_loss",
+        "soft_margin_loss", "multilabel_soft_margin_loss", "multilabel_margin_loss", "multi_margin_loss",
+        "cosine_embedding_loss", "triplet_margin_loss",
     ]
 
     /// Input names that are passed as keyword constants (never differentiated), as in the reference format.
@@ -70,10 +79,21 @@ public enum LossRegistry {
                 alpha: T(try o.double("alpha", default: 0.25)), gamma: T(try o.double("gamma", default: 2)),
                 reduction: try o.reduction())
         case "kl_div":
-            let name = try o.string("reduction", default: "mean") ?? "mean"
-            guard let reduction = KLDivReduction(rawValue: name) else {
-                throw LossError.invalidOption(
-                    name: "reduction", value: "\"\(name)\"", expected: "\"none\", \"mean\", \"sum\" or \"batchmean\"")
+            let reduction: KLDivReduction
+            if let legacy = try o.legacyReduction() {
+                // PyTorch still divides by the batch size afterwards when reduction="batchmean" is also given.
+                let batchmean = try o.string("reduction") == "batchmean"
+                let kl = KLDivLoss<T>(
+                    reduction: KLDivReduction(rawValue: legacy.rawValue)!, logTarget: try o.bool("log_target", default: false))
+                try o.finish()
+                return batchmean ? KLDivLegacyBatchmean(base: kl) : kl
+            } else {
+                let name = try o.string("reduction", default: "mean") ?? "mean"
+                guard let r = KLDivReduction(rawValue: name) else {
+                    throw LossError.invalidOption(
+                        name: "reduction", value: "\"\(name)\"", expected: "\"none\", \"mean\", \"sum\" or \"batchmean\"")
+                }
+                reduction = r
             }
             loss = KLDivLoss<T>(reduction: reduction, logTarget: try o.bool("log_target", default: false))
         case "poisson_nll_loss":
@@ -86,9 +106,17 @@ public enum LossRegistry {
                 reduction: try o.reduction())
         case "dice":
             loss = DiceLoss<T>(smooth: T(try o.double("smooth", default: 1)), reduction: try o.reduction())
-        // Functions along a dimension.
-        case "softmax", "log_softmax", "logsumexp", "sum", "mean", "amax":
-            loss = AxisFunction<T>(AxisOperation(rawValue: function)!, dim: try o.int("dim", default: -1))
+        // Functions along dimensions.
+        case "softmax", "log_softmax", "softmin":
+            // One dimension (an int, as PyTorch); absent or None: F.softmax's implicit choice.
+            let dim = try o.optionalInt("dim")
+            loss = AxisFunction<T>(
+                AxisOperation(rawValue: function)!, dims: dim.map { [$0] }, dtype: try o.dtype())
+        case "logsumexp", "sum", "mean", "amax":
+            let operation = AxisOperation(rawValue: function)!
+            let dims = try o.dims("dim"), keepdim = try o.bool("keepdim", default: false)
+            let dtype = operation == .sum || operation == .mean ? try o.dtype() : nil
+            loss = AxisFunction<T>(operation, dims: dims, keepdim: keepdim, dtype: dtype)
         // Margin, multi-label, focal, z-loss and cosine-embedding losses.
         case "multi_margin_loss":
             loss = MultiMarginLoss<T>(
@@ -133,8 +161,9 @@ public enum LossRegistry {
                 blank: try o.int("blank", default: 0), zeroInfinity: try o.bool("zero_infinity", default: false),
                 reduction: try o.reduction())
         case "linear_cross_entropy":
+            // ignore_index defaults to None (PyTorch 2.15): -100 for class indices; probabilities take only None.
             loss = LinearCrossEntropyLoss<T>(
-                weight: o.constant("weight"), ignoreIndex: try o.int("ignore_index", default: -100),
+                weight: o.constant("weight"), ignoreIndex: try o.optionalInt("ignore_index"),
                 labelSmoothing: T(try o.double("label_smoothing", default: 0)), reduction: try o.reduction())
         default:
             throw LossError.unsupportedFunction(function)

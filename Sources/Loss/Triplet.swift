@@ -185,8 +185,10 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// Triplet loss with any differentiable distance `d`,
 /// `torch.nn.functional.triplet_margin_with_distance_loss`.
 ///
-/// Inputs `anchor`, `positive`, `negative` of one shape, `(N, D)` or `(D)`
-/// (LossKit does not broadcast them). Per row:
+/// Inputs `anchor`, `positive`, `negative` of one rank, `(N, D)` or `(D)`, whose
+/// sizes broadcast against each other as PyTorch broadcasts them (a `(1, D)`
+/// anchor for every row, say; each gradient is summed over the dimensions its
+/// tensor was broadcast along). Per row:
 /// `ℓ = max(0, margin + d(a, p) − d_neg)` with `d_neg = d(a, n)`, or with
 /// `swap` `d_neg = min(d(a, n), d(p, n))` (the "distance swap" of Balntas et al.).
 /// The default distance (`distanceFunction: nil`) is ``PairwiseDistance`` with
@@ -255,12 +257,19 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
         value: Tensor<Scalar>, gradients: [String: Tensor<Scalar>]
     ) {
-        let a = try inputs.values("anchor"), p = try inputs.values("positive"), n = try inputs.values("negative")
-        guard a.rank == 1 || a.rank == 2 else {
-            throw LossError.shapeMismatch(argument: "anchor", expected: "(N, D) or (D)", actual: describeShape(a.shape))
+        let given = (
+            a: try inputs.values("anchor"), p: try inputs.values("positive"), n: try inputs.values("negative"))
+        guard given.a.rank == 1 || given.a.rank == 2 else {
+            throw LossError.shapeMismatch(argument: "anchor", expected: "(N, D) or (D)", actual: describeShape(given.a.shape))
         }
-        try checkSameShape(a, "anchor", p, "positive")
-        try checkSameShape(a, "anchor", n, "negative")
+        // One rank, as PyTorch requires; sizes broadcast (the gradients are summed back).
+        for (name, t) in [("positive", given.p), ("negative", given.n)] where t.rank != given.a.rank {
+            throw LossError.shapeMismatch(
+                argument: name, expected: "rank \(given.a.rank) (the rank of anchor; sizes may broadcast)",
+                actual: describeShape(t.shape))
+        }
+        let shape = try broadcastShape([("anchor", given.a.shape), ("positive", given.p.shape), ("negative", given.n.shape)])
+        let a = given.a.broadcast(to: shape), p = given.p.broadcast(to: shape), n = given.n.broadcast(to: shape)
         // PyTorch rejects margin <= 0 (ValueError); a NaN one would give a NaN loss
         // with a zero gradient, an infinite one an infinite loss.
         try InputChecks.finite("margin", margin)
@@ -327,9 +336,9 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
         return (
             value,
             [
-                "anchor": Tensor(uncheckedShape: a.shape, scalars: ga),
-                "positive": Tensor(uncheckedShape: a.shape, scalars: gp),
-                "negative": Tensor(uncheckedShape: a.shape, scalars: gn),
+                "anchor": Tensor(uncheckedShape: a.shape, scalars: ga).summed(to: given.a.shape),
+                "positive": Tensor(uncheckedShape: a.shape, scalars: gp).summed(to: given.p.shape),
+                "negative": Tensor(uncheckedShape: a.shape, scalars: gn).summed(to: given.n.shape),
             ]
         )
     }

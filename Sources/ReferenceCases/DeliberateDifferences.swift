@@ -48,6 +48,77 @@ struct DeliberateDifference: Sendable {
         })
 }
 
+/// Where LossKit deliberately throws for an input PyTorch computes with (a value
+/// outside the loss's domain, which PyTorch turns into NaN or into a number of a
+/// formula the value was not meant for), and the loss's documentation says so, the
+/// verifier reports the case as ``CaseResult/Status/differs`` with the reason, rather
+/// than as a failure: only for that error, and only where the reference case's own
+/// input really holds such a value at the position the error names.
+struct DeliberateRefusal: Sendable {
+    /// The reference function the rule is about.
+    var function: String
+    /// Printed with the case: what LossKit refuses, what PyTorch does, and why.
+    var explanation: String
+    /// The input the error must name.
+    var argument: String
+    /// Whether the rule applies to the case at all (an option that changes the domain).
+    var applies: @Sendable (_ c: ReferenceCase) -> Bool = { _ in true }
+    /// Whether a value of the case's input lies outside LossKit's domain.
+    var outside: @Sendable (_ value: Double) -> Bool
+
+    static let all: [DeliberateRefusal] = [
+        DeliberateRefusal(
+            function: "kl_div",
+            explanation: "a negative or NaN probability target (log_target False): PyTorch returns NaN "
+                + "(xlogy of a negative number); LossKit throws (see KLDivLoss)",
+            argument: "target", applies: { $0.options["log_target"] != .bool(true) }, outside: { !($0 >= 0) }),
+        DeliberateRefusal(
+            function: "poisson_nll_loss",
+            explanation: "a negative or NaN count target: PyTorch evaluates the formula with it "
+                + "(exp(x) - t x, a number for a negative count); LossKit throws (see PoissonNLLLoss)",
+            argument: "target", outside: { !($0 >= 0) }),
+        DeliberateRefusal(
+            function: "poisson_nll_loss",
+            explanation: "a negative or NaN rate with log_input False: PyTorch returns the log of a negative number "
+                + "(NaN); LossKit throws (see PoissonNLLLoss)",
+            argument: "input", applies: { $0.options["log_input"] == .bool(false) }, outside: { !($0 >= 0) }),
+        DeliberateRefusal(
+            function: "hinge_embedding_loss",
+            explanation: "a target other than 1 or -1: PyTorch adds both branches (x + max(0, margin - x)); "
+                + "LossKit throws (see HingeEmbeddingLoss)",
+            argument: "target", outside: { $0 != 1 && $0 != -1 }),
+        DeliberateRefusal(
+            function: "cosine_embedding_loss",
+            explanation: "a target other than 1 or -1: PyTorch gives 0 for it; LossKit throws (see CosineEmbeddingLoss)",
+            argument: "target", outside: { $0 != 1 && $0 != -1 }),
+        DeliberateRefusal(
+            function: "gaussian_nll_loss",
+            explanation: "a NaN variance: PyTorch's check (var < 0) lets it through and the loss is NaN; "
+                + "LossKit throws (see GaussianNLLLoss)",
+            argument: "var", outside: { $0.isNaN }),
+    ]
+
+    /// The rule that explains `error` thrown for case `c`, if any.
+    static func explaining(_ c: ReferenceCase, _ error: LossError) -> DeliberateRefusal? {
+        guard case let .invalidValue(argument, position, value, _) = error else { return nil }
+        return all.first { rule in
+            guard rule.function == c.function, rule.argument == argument, rule.applies(c),
+                let t = c.inputs.first(where: { $0.name == argument })?.tensor, position >= 0
+            else { return false }
+            let given: Double
+            if t.dtype == .int64 {
+                guard position < t.integers.count else { return false }
+                given = Double(t.integers[position])
+            } else {
+                guard position < t.values.count else { return false }
+                given = t.values[position]
+            }
+            // The value the error reports is the case's own, and outside the domain.
+            return rule.outside(given) && (given == value || (given.isNaN && value.isNaN))
+        }
+    }
+}
+
 extension OptionValue {
     /// An `int` or `double` option as a Double.
     var numericValue: Double? {

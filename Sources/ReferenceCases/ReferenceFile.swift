@@ -10,9 +10,22 @@ public struct ReferenceTensor: Sendable {
     public var values: [Double]
     public var integers: [Int]
 
+    public init(shape: [Int], dtype: DType, values: [Double], integers: [Int]) {
+        self.shape = shape
+        self.dtype = dtype
+        self.values = values
+        self.integers = integers
+    }
+
     /// The float values as a tensor of `T`.
     public func tensor<T: KernelScalar>(_: T.Type = T.self) throws -> Tensor<T> {
         try Tensor(shape: shape, scalars: values.map { T($0) })
+    }
+
+    /// The values as a floating-point tensor of `T`, int64 ones converted (PyTorch's
+    /// type promotion of an integer tensor where a loss takes values).
+    public func promotedTensor<T: KernelScalar>(_: T.Type = T.self) throws -> Tensor<T> {
+        dtype == .int64 ? try Tensor(shape: shape, scalars: integers.map { T(Double($0)) }) : try tensor(T.self)
     }
 
     /// The int64 values as an index tensor.
@@ -116,15 +129,7 @@ public struct ReferenceFile: Sendable {
         case .integer(let n): return .int(n)
         case .number(let d): return .double(d)
         case .string(let s): return .string(s)
-        case .array(let items):
-            return .string(items.map { item -> String in
-                switch item {
-                case .integer(let n): return String(n)
-                case .number(let d): return String(d)
-                case .string(let s): return s
-                default: return "?"
-                }
-            }.joined(separator: ","))
+        case .array(let items): return .list(try items.map { try option($0, name: name, bad: bad) })
         case .object: throw bad("option \(name) is an object")
         }
     }

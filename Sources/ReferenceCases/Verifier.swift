@@ -46,7 +46,9 @@ public struct CaseResult: Sendable {
         /// The function or one of its options is not implemented in this release.
         case unsupported
         /// Every mismatch is one that LossKit's documentation states as a deliberate
-        /// difference from PyTorch (the message says which); nothing else differs.
+        /// difference from PyTorch (the message says which); nothing else differs. Or
+        /// LossKit throws for an input outside its documented domain that PyTorch
+        /// computes with (the rules in DeliberateDifferences.swift).
         case differs
     }
 
@@ -78,16 +80,14 @@ public enum Verifier {
         var constants: [String: Tensor<T>] = [:]
         let loss: any LossFunction<T>
         do {
-            for (name, t) in c.inputs {
-                if LossRegistry.constantInputNames.contains(name) {
-                    constants[name] = try t.tensor(T.self)
-                } else if t.dtype == .int64 {
-                    inputs[name] = .indices(try t.indexTensor())
-                } else {
-                    inputs[name] = .values(try t.tensor(T.self))
-                }
+            for (name, t) in c.inputs where LossRegistry.constantInputNames.contains(name) {
+                constants[name] = try t.promotedTensor(T.self)
             }
             loss = try LossRegistry.make(c.function, options: c.options, constants: constants, as: T.self)
+            let specs = loss.inputSpecs
+            for (name, t) in c.inputs where !LossRegistry.constantInputNames.contains(name) {
+                inputs[name] = try lossInput(t, kind: specs.first { $0.name == name }?.kind, as: T.self)
+            }
         } catch let error as LossError {
             switch error {
             case .unsupportedFunction, .unsupportedOption: result.status = .unsupported
@@ -128,6 +128,14 @@ public enum Verifier {
                     if count > 0 { explained.append("gradient of \(name): \(count) entries differ by design: \(why)") }
                 }
             }
+        } catch let error as LossError {
+            if let rule = DeliberateRefusal.explaining(c, error) {
+                result.status = .differs
+                result.message = "refused by design: \(rule.explanation): \(error)"
+            } else {
+                result.message = "threw: \(error)"
+            }
+            return result
         } catch {
             result.message = "threw: \(error)"
             return result
@@ -142,6 +150,19 @@ public enum Verifier {
             result.status = .pass
         }
         return result
+    }
+
+    /// A reference tensor as the input of a loss whose spec is `kind`, converted as
+    /// PyTorch promotes types: an int64 tensor where the loss takes values
+    /// (``InputSpec/Kind/values``) becomes floating-point; where it takes indices, or
+    /// either (``InputSpec/Kind/indicesOrValues``: an integer target is class indices),
+    /// it stays integer. An input the loss does not declare (nil) keeps its dtype, so
+    /// that the loss reports it by name.
+    public static func lossInput<T: KernelScalar>(_ t: ReferenceTensor, kind: InputSpec.Kind?, as _: T.Type = T.self) throws
+        -> LossInput<T>
+    {
+        guard t.dtype == .int64 else { return .values(try t.tensor(T.self)) }
+        return kind == .values ? .values(try t.promotedTensor(T.self)) : .indices(try t.indexTensor())
     }
 
     static func maxFinite(_ values: [Double]) -> Double { values.lazy.filter(\.isFinite).map(abs).max() ?? 0 }

@@ -74,10 +74,10 @@ import _TestSupport
         #expect(throws: LossError.invalidValue(argument: "target", position: 2, value: 0, expected: "1 or -1")) {
             try CosineEmbeddingLoss<Double>()(a, b, target: Tensor([1, -1, 0, 1, 1, 1]))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "[6, 5] (the shape of input1)", actual: "[6, 4]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "rank 2 with 5 entries in the last dimension (as input1)", actual: "[6, 4]")) {
             try CosineEmbeddingLoss<Double>()(a, try Tensor(zeros: [6, 4]), target: y)
         }
-        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[6] (one label per row of input1)", actual: "[]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "a 1-d target (one label per row of input1)", actual: "[]")) {
             try CosineEmbeddingLoss<Double>()(a, b, target: Tensor(scalar: 1))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input1", expected: "(N, D) or (D)", actual: "[2, 3, 5]")) {
@@ -85,6 +85,28 @@ import _TestSupport
         }
         #expect(throws: LossError.invalidOption(name: "margin", value: "inf", expected: "a finite number")) {
             try CosineEmbeddingLoss<Double>(margin: .infinity).forward(inputs)
+        }
+    }
+
+    /// Rows broadcast, as in PyTorch: an input1 (1, D) against an input2 (N, D), and a
+    /// target of one label for every row; each gradient summed over the rows it was
+    /// broadcast along.
+    @Test(arguments: Reduction.allCases)
+    func rowsBroadcast(reduction: Reduction) throws {
+        let labels = Tensor<Double>([1, -1, 1])
+        let cases: [([Int], [Int], Tensor<Double>, [Int])] = [
+            ([3, 4], [1, 4], labels, [1]), ([1, 4], [3, 4], labels, [1]), ([3, 4], [3, 4], Tensor([-1]), [1]),
+        ]
+        for (k, (s1, s2, y, _)) in cases.enumerated() {
+            let seed = UInt64(960 + 10 * k)
+            let inputs = LossInputs<Double>([
+                "input1": .values(TestSupport.normal(s1, seed: seed)), "input2": .values(TestSupport.normal(s2, seed: seed + 1)),
+                "target": .values(y),
+            ])
+            let problems = try TestSupport.broadcastProblems(
+                CosineEmbeddingLoss<Double>(margin: -0.2, reduction: reduction), inputs,
+                ["input1": (nil, [3, 4]), "input2": (nil, [3, 4]), "target": (nil, [3])], seed: seed + 2)
+            #expect(problems.isEmpty, "\(s1) \(s2) \(y.shape): \(problems)")
         }
     }
 }

@@ -107,13 +107,40 @@ import _TestSupport
             actual: "[4]")) {
             try GaussianNLLLoss<Double>().backward(i, upstream: Tensor(scalar: 1))
         }
-        let t = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1])), "var": .values(x)])
-        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[3, 4] (the shape of input)", actual: "[1]")) {
+        // A target that does not broadcast with the input ((3) against (3, 4)).
+        let t = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1, 2, 3])), "var": .values(x.map { abs($0) })])
+        #expect(throws: LossError.shapeMismatch(
+            argument: "target", expected: "a shape that broadcasts with input [3, 4]", actual: "[3]")) {
             try GaussianNLLLoss<Double>().forward(t)
         }
         let ok = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(x.map { abs($0) })])
         #expect(throws: LossError.invalidOption(name: "eps", value: "0.0", expected: "a finite number > 0")) {
             try GaussianNLLLoss<Double>(eps: 0).forward(ok)
+        }
+    }
+
+    /// Input and target broadcast against each other, as PyTorch broadcasts them without a
+    /// warning (var placed by PyTorch's rules: a var of the input's shape without its last
+    /// dimension is unsqueezed there): the loss of expanded copies, and each gradient summed
+    /// over the dimensions its tensor was broadcast along.
+    @Test(arguments: Reduction.allCases)
+    func inputAndTargetBroadcast(reduction: Reduction) throws {
+        let cases: [(x: [Int], y: [Int], v: [Int], view: [Int], out: [Int])] = [
+            ([3, 4], [4], [3, 4], [3, 4], [3, 4]), ([4], [3, 4], [4], [4], [3, 4]), ([3, 1], [1, 4], [3, 1], [3, 1], [3, 4]),
+            ([3, 4], [4], [3], [3, 1], [3, 4]), ([4], [3, 4], [], [1], [3, 4]), ([2, 3, 4], [3, 4], [2, 1, 4], [2, 1, 4], [2, 3, 4]),
+        ]
+        for (k, c) in cases.enumerated() {
+            let seed = UInt64(710 + 10 * k)
+            let inputs = LossInputs<Double>([
+                "input": .values(TestSupport.normal(c.x, seed: seed)), "target": .values(TestSupport.normal(c.y, seed: seed + 1)),
+                "var": .values(TestSupport.uniform(c.v, in: 0.2...2, seed: seed + 2)),
+            ])
+            let problems = try TestSupport.broadcastProblems(
+                GaussianNLLLoss<Double>(full: true, reduction: reduction), inputs,
+                ["input": (nil, c.out), "target": (nil, c.out), "var": (c.view, c.out)], seed: seed + 3)
+            #expect(problems.isEmpty, "\(c): \(problems)")
+            let report = try GradientCheck.check(GaussianNLLLoss<Double>(reduction: reduction), inputs: inputs)
+            #expect(report.passes(tolerance: 1e-7), "\(c): \(report)")
         }
     }
 }

@@ -54,12 +54,38 @@ import _TestSupport
 
     @Test func badShapeAndReductionThrow() {
         let i = LossInputs<Double>(["input": .values(input), "target": .values(Tensor([0.5, 0.5]))])
-        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[3, 4] (the shape of input)", actual: "[2]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "a shape that broadcasts with input [3, 4]", actual: "[2]")) {
             try KLDivLoss<Double>(reduction: .batchmean).backward(i, upstream: Tensor(scalar: 1))
         }
         #expect(throws: LossError.invalidOption(
             name: "reduction", value: "\"batch_mean\"", expected: "\"none\", \"mean\", \"sum\" or \"batchmean\"")) {
             try LossRegistry.make("kl_div", options: ["reduction": .string("batch_mean")], as: Double.self)
         }
+    }
+
+    /// Input and target broadcast against each other, as in PyTorch: the loss of expanded
+    /// copies, each gradient summed over the dimensions its tensor was broadcast along.
+    @Test(arguments: [KLDivReduction.none, .sum, .mean], [false, true])
+    func inputAndTargetBroadcast(reduction: KLDivReduction, logTarget: Bool) throws {
+        for (k, (xs, ys, out)) in [([3, 4], [4], [3, 4]), ([4], [3, 4], [3, 4]), ([3, 1], [1, 4], [3, 4])].enumerated() {
+            let seed = UInt64(760 + 10 * k)
+            let target = logTarget ? TestSupport.normal(ys, seed: seed) : TestSupport.uniform(ys, in: 0...1, seed: seed)
+            let inputs = LossInputs<Double>(["input": .values(TestSupport.normal(xs, seed: seed + 1)), "target": .values(target)])
+            let problems = try TestSupport.broadcastProblems(
+                KLDivLoss<Double>(reduction: reduction, logTarget: logTarget), inputs,
+                ["input": (nil, out), "target": (nil, out)], seed: seed + 2)
+            #expect(problems.isEmpty, "\(xs) \(ys): \(problems)")
+        }
+    }
+
+    /// `batchmean` divides by the given input's first dimension, as PyTorch's
+    /// `reduced / input.size()[0]`, also when the target broadcasts it to more rows.
+    @Test func batchmeanDividesByTheInputsFirstDimension() throws {
+        let inputs = LossInputs<Double>([
+            "input": .values(TestSupport.normal([4], seed: 790)), "target": .values(TestSupport.uniform([3, 4], in: 0...1, seed: 791)),
+        ])
+        let sum = try KLDivLoss<Double>(reduction: .sum).forward(inputs).scalar!
+        let batchmean = try KLDivLoss<Double>(reduction: .batchmean).forward(inputs).scalar!
+        #expect(abs(batchmean - sum / 4) <= 1e-15 * abs(sum))
     }
 }

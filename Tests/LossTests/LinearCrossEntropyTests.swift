@@ -1,5 +1,6 @@
 import Foundation
 @testable import Loss
+import Kernels
 import Testing
 import _TestSupport
 
@@ -341,12 +342,206 @@ extension LinearCrossEntropyLoss {
     ) throws -> Result {
         let shape = reduction == .none ? targets.shape : []
         let u = try upstream ?? Tensor(shape: shape, scalars: Array(repeating: 1, count: reduction == .none ? targets.count : 1))
-        return try evaluate(input: input, weight: weight, bias: bias, targets: targets, upstream: u, gradients: true)
+        return try evaluate(input: input, weight: weight, bias: bias, target: .indices(targets), upstream: u, gradients: true)
     }
 
     func callAsFunction(_ input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>? = nil, _ targets: Tensor<Int>)
         throws -> Tensor<Scalar>
     {
         try self(input, weight, target: targets, linearBias: bias)
+    }
+}
+
+/// PyTorch 2.15's other forms of `linear_cross_entropy`: probability targets and a
+/// weight `(V, *out_features, D)`, against `CrossEntropyLoss` on logits materialized
+/// here (`X Wᵀ + b`, reshaped to `(N, V, *out_features)`), and its `ignore_index` default.
+@Suite struct LinearCrossEntropyFormsTests {
+    /// `X Wᵀ + b` with W seen as `(columns, D)`: an `N × columns` row-major matrix.
+    static func logits(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?) -> [Double] {
+        let d = x.shape.last!, n = x.count / d, columns = w.count / d
+        return (0..<(n * columns)).map { i in
+            let r = i / columns, c = i % columns
+            return (0..<d).reduce(b?[flat: c] ?? 0) { $0 + x[flat: r * d + $1] * w[flat: c * d + $1] }
+        }
+    }
+
+    /// The gradients of X, W and b from the logits' gradient G (`N × columns`).
+    static func chain(_ g: [Double], _ x: Tensor<Double>, _ w: Tensor<Double>) -> (x: [Double], w: [Double], b: [Double]) {
+        let d = x.shape.last!, n = x.count / d, columns = w.count / d
+        var gx = [Double](repeating: 0, count: n * d), gw = [Double](repeating: 0, count: columns * d)
+        var gb = [Double](repeating: 0, count: columns)
+        for r in 0..<n {
+            for c in 0..<columns {
+                let v = g[r * columns + c]
+                gb[c] += v
+                for k in 0..<d {
+                    gx[r * d + k] += v * w[flat: c * d + k]
+                    gw[c * d + k] += v * x[flat: r * d + k]
+                }
+            }
+        }
+        return (gx, gw, gb)
+    }
+
+    /// Compares the fused call with the cross-entropy of the materialized logits.
+    static func compare(
+        _ loss: LinearCrossEntropyLoss<Double>, x: Tensor<Double>, w: Tensor<Double>, b: Tensor<Double>?,
+        target: LossInput<Double>
+    ) throws -> [String] {
+        let logitsShape = Array(x.shape.dropLast()) + Array(w.shape.dropLast())
+        let logits = try Tensor(shape: logitsShape, scalars: Self.logits(x, w, b))
+        let ce = CrossEntropyLoss<Double>(
+            weight: loss.weight, ignoreIndex: loss.ignoreIndex ?? -100, labelSmoothing: loss.labelSmoothing,
+            reduction: loss.reduction)
+        var ceInputs = LossInputs<Double>()
+        ceInputs["input"] = .values(logits)
+        ceInputs["target"] = target
+        let want = try ce.forward(ceInputs)
+        let upstream = TestSupport.normal(want.shape, seed: 1_200)
+        let wantGradients = try ce.backward(ceInputs, upstream: upstream)
+        let chained = Self.chain(wantGradients["input"]!.scalars, x, w)
+        var inputs = LossInputs<Double>()
+        inputs["input"] = .values(x)
+        inputs["linear_weight"] = .values(w)
+        inputs["target"] = target
+        if let b { inputs["linear_bias"] = .values(b) }
+        let got = try loss.forward(inputs)
+        let gradients = try loss.backward(inputs, upstream: upstream)
+        var problems: [String] = []
+        func check(_ name: String, _ a: Tensor<Double>?, _ b: [Double], _ shape: [Int]) {
+            guard let a, a.shape == shape, TestSupport.maxRelativeDifference(a.scalars, b, floor: 1e-9) < 1e-12 else {
+                problems.append("\(name): \(String(describing: a)) against \(b.prefix(8))")
+                return
+            }
+        }
+        check("value", got, want.scalars, want.shape)
+        check("input", gradients["input"], chained.x, x.shape)
+        check("linear_weight", gradients["linear_weight"], chained.w, w.shape)
+        if let b { check("linear_bias", gradients["linear_bias"], chained.b, b.shape) }
+        if let gt = wantGradients["target"] { check("target", gradients["target"], gt.scalars, gt.shape) }
+        return problems
+    }
+
+    /// PyTorch 2.15: input [[0.5, -1, 2]], weight [[1, 0, 0.5], [0, 1, -0.5]], probability
+    /// target [[0.25, 0.75]] gives 2.65475041827262.
+    @Test func probabilityTargetsGivePyTorchsValue() throws {
+        let loss = try LinearCrossEntropyLoss<Double>()(
+            try Tensor(shape: [1, 3], scalars: [0.5, -1, 2]), try Tensor(shape: [2, 3], scalars: [1, 0, 0.5, 0, 1, -0.5]),
+            target: try Tensor<Double>(shape: [1, 2], scalars: [0.25, 0.75]))
+        #expect(abs(loss.scalar! - 2.65475041827262) < 1e-14)
+    }
+
+    /// Probability targets, with bias, class weights and smoothing, in chunks of 2 rows.
+    @Test(arguments: Reduction.allCases)
+    func probabilityTargetsAreCrossEntropyOfTheLogits(reduction: Reduction) throws {
+        let x = TestSupport.normal([5, 3], seed: 1_210), w = TestSupport.normal([4, 3], seed: 1_211)
+        let b = TestSupport.normal([4], seed: 1_212)
+        let q = try AxisFunction<Double>(.softmax, dim: 1)(TestSupport.normal([5, 4], scale: 2, seed: 1_213))
+        let weights = TestSupport.uniform([4], in: 0.2...2, seed: 1_214)
+        for loss in [
+            LinearCrossEntropyLoss<Double>(reduction: reduction, chunkRows: 2),
+            LinearCrossEntropyLoss<Double>(weight: weights, labelSmoothing: 0.2, reduction: reduction, chunkRows: 2),
+        ] {
+            let problems = try Self.compare(loss, x: x, w: w, b: b, target: .values(q))
+            #expect(problems.isEmpty, "\(problems)")
+        }
+        // An unbatched input (D) with a target (V).
+        let single = try Self.compare(
+            LinearCrossEntropyLoss<Double>(reduction: reduction), x: TestSupport.normal([3], seed: 1_215), w: w, b: nil,
+            target: .values(try AxisFunction<Double>(.softmax, dim: 0)(TestSupport.normal([4], seed: 1_216))))
+        #expect(single.isEmpty, "\(single)")
+    }
+
+    /// A weight (V, 2, 3, D): logits (N, V, 2, 3), class-index targets (N, 2, 3) with an
+    /// ignored entry, class weights and smoothing; and probability targets (N, V, 2, 3).
+    @Test(arguments: Reduction.allCases)
+    func outFeaturesWeightIsCrossEntropyOfTheReshapedLogits(reduction: Reduction) throws {
+        let x = TestSupport.normal([5, 3], seed: 1_220), w = TestSupport.normal([4, 2, 3, 3], scale: 0.5, seed: 1_221)
+        let b = TestSupport.normal([4, 2, 3], seed: 1_222)
+        var t = TestSupport.classIndices([5, 2, 3], classes: 4, seed: 1_223).scalars
+        t[4] = -100
+        let targets = try Tensor(shape: [5, 2, 3], scalars: t)
+        let loss = LinearCrossEntropyLoss<Double>(
+            weight: TestSupport.uniform([4], in: 0.2...2, seed: 1_224), labelSmoothing: 0.1, reduction: reduction, chunkRows: 2)
+        let problems = try Self.compare(loss, x: x, w: w, b: b, target: .indices(targets))
+        #expect(problems.isEmpty, "\(problems)")
+        let q = try AxisFunction<Double>(.softmax, dim: 1)(TestSupport.normal([5, 4, 2, 3], seed: 1_225))
+        let soft = try Self.compare(LinearCrossEntropyLoss<Double>(reduction: reduction), x: x, w: w, b: nil, target: .values(q))
+        #expect(soft.isEmpty, "\(soft)")
+    }
+
+    @Test func newFormsPassTheGradientCheck() throws {
+        let x = TestSupport.normal([3, 2], seed: 1_230), w = TestSupport.normal([3, 2, 2], seed: 1_231)
+        let q = try AxisFunction<Double>(.softmax, dim: 1)(TestSupport.normal([3, 3, 2], seed: 1_232))
+        let inputs = LossInputs<Double>([
+            "input": .values(x), "linear_weight": .values(w), "target": .values(q),
+            "linear_bias": .values(TestSupport.normal([3, 2], seed: 1_233)),
+        ])
+        let report = try GradientCheck.check(LinearCrossEntropyLoss<Double>(labelSmoothing: 0.1, reduction: .sum), inputs: inputs)
+        #expect(report.passes(tolerance: 1e-7), "\(report)")
+    }
+
+    /// `ignore_index` is None by default (PyTorch 2.15): -100 is ignored for class indices,
+    /// and probability targets take no other value.
+    @Test func ignoreIndexDefaultsToNone() throws {
+        let x = TestSupport.normal([3, 2], seed: 1_240), w = TestSupport.normal([4, 2], seed: 1_241)
+        let loss = LinearCrossEntropyLoss<Double>(reduction: .none)
+        #expect(loss.ignoreIndex == nil)
+        #expect(try loss(x, w, target: Tensor([1, -100, 3]))[flat: 1] == 0)
+        let q = try AxisFunction<Double>(.softmax, dim: 1)(TestSupport.normal([3, 4], seed: 1_242))
+        #expect(throws: LossError.invalidOption(name: "ignoreIndex", value: "-100", expected: "None when the target holds probabilities")) {
+            try LinearCrossEntropyLoss<Double>(ignoreIndex: -100)(x, w, target: q)
+        }
+        let registry = try LossRegistry.make("linear_cross_entropy", options: ["ignore_index": .null], as: Double.self)
+        #expect(throws: Never.self) {
+            try registry.forward(LossInputs(["input": .values(x), "linear_weight": .values(w), "target": .values(q)]))
+        }
+    }
+
+    @Test func badShapesOfTheNewFormsAreTypedErrors() {
+        let w = TestSupport.normal([4, 2, 3], seed: 1_250)
+        // out_features need a batched (N, D) input, as in PyTorch.
+        #expect(throws: LossError.shapeMismatch(
+            argument: "input", expected: "(N, 3) (a weight with out_features needs a batched 2-d input, as PyTorch)", actual: "[3]")) {
+            try LinearCrossEntropyLoss<Double>()(TestSupport.normal([3], seed: 1_251), w, target: Tensor<Int>(scalar: 0))
+        }
+        #expect(throws: LossError.shapeMismatch(
+            argument: "target", expected: "[5, 2] (the input's shape without its last dimension, then out_features)", actual: "[5]")) {
+            try LinearCrossEntropyLoss<Double>()(TestSupport.normal([5, 3], seed: 1_252), w, target: Tensor([0, 1, 2, 3, 0]))
+        }
+        #expect(throws: LossError.shapeMismatch(
+            argument: "target", expected: "[5, 4] (probabilities, the logits' shape)", actual: "[5, 3]")) {
+            try LinearCrossEntropyLoss<Double>()(
+                TestSupport.normal([5, 3], seed: 1_253), TestSupport.normal([4, 3], seed: 1_254), target: TestSupport.normal([5, 3], seed: 1_255))
+        }
+        #expect(throws: LossError.self) {
+            try LinearCrossEntropyLoss<Double>(zLoss: 0.1)(
+                TestSupport.normal([5, 3], seed: 1_256), TestSupport.normal([4, 3], seed: 1_257),
+                target: TestSupport.uniform([5, 4], in: 0...1, seed: 1_258))
+        }
+    }
+
+    /// A row whose target probability is 1 - 6e-7: Float's p_t is 1 to 6e-8, so the direct
+    /// `p_t - 1` of its target entry was off by up to 10% (and the weight gradient with
+    /// it). The kernel takes that entry as minus the others' sum: within Float's rounding
+    /// of the Double gradient, in every instruction set.
+    @Test func confidentRowKeepsItsTargetGradientInFloat() throws {
+        // Logits [14.95, 0.2, -0.25]: 1 - p_t = 6.4e-7.
+        let x = try Tensor<Double>(shape: [1, 2], scalars: [1, 0.5])
+        let w = try Tensor<Double>(shape: [3, 2], scalars: [15.3, -0.7, 0.1, 0.2, -0.4, 0.3])
+        let t = Tensor([0])
+        let exact = try LinearCrossEntropyLoss<Double>(reduction: .sum).valueWithGradient(x, w, target: t)
+        let exactWeight = try exact.gradient(of: .linearWeight).scalars
+        #expect(abs(exactWeight[0]) < 1e-6 && abs(exactWeight[0]) > 1e-7)  // the target class's row: (p_t - 1) x
+        try TestSupport.holdingInstructionSet {
+            let original = InstructionSet.active
+            defer { InstructionSet.select(original) }
+            for set in InstructionSet.allCases where InstructionSet.select(set) {
+                let r = try LinearCrossEntropyLoss<Float>(reduction: .sum)
+                    .valueWithGradient(x.converted(), w.converted(), target: t)
+                let got = try r.gradient(of: .linearWeight).scalars.map(Double.init)
+                #expect(TestSupport.maxRelativeDifference(got, exactWeight) < 1e-4, "\(set): \(got) against \(exactWeight)")
+            }
+        }
     }
 }

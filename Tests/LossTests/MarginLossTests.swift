@@ -91,12 +91,70 @@ import _TestSupport
     @Test func shapeMismatchesThrow() {
         let bad = LossInputs<Double>(["input": .values(x), "target": .values(Tensor([1, -1]))])
         let expected = LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[2]")
-        #expect(throws: expected) { try SoftMarginLoss<Double>().forward(bad) }
+        #expect(throws: LossError.shapeMismatch(
+            argument: "target", expected: "a shape that broadcasts to [4, 5] (the shape of input)", actual: "[2]")) {
+            try SoftMarginLoss<Double>().forward(bad)
+        }
         #expect(throws: expected) { try HingeLoss<Double>().forward(bad) }
         #expect(throws: expected) { try SquaredHingeLoss<Double>().backward(bad, upstream: Tensor(scalar: 1)) }
-        let r = LossInputs<Double>(["input1": .values(Tensor([1, 2])), "input2": .values(Tensor([2])), "target": .values(Tensor([1, 1]))])
-        #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "[2] (the shape of input1)", actual: "[1]")) {
+        let r = LossInputs<Double>(["input1": .values(Tensor([1, 2])), "input2": .values(Tensor([2, 1, 0])), "target": .values(Tensor([1, 1]))])
+        #expect(throws: LossError.shapeMismatch(argument: "input2", expected: "a shape that broadcasts with input1 [2]", actual: "[3]")) {
             try MarginRankingLoss<Double>().forward(r)
+        }
+        // PyTorch requires one rank for the three tensors, whatever their sizes.
+        let rank = LossInputs<Double>(["input1": .values(Tensor([1, 2])), "input2": .values(Tensor([2, 1])), "target": .values(Tensor(scalar: 1))])
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "rank 1 (the rank of input1; sizes may broadcast)", actual: "[]")) {
+            try MarginRankingLoss<Double>().forward(rank)
+        }
+    }
+
+    static func signs(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
+        TestSupport.normal(shape, seed: seed).map { $0 < 0 ? -1 : 1 }
+    }
+
+    /// hinge_embedding_loss broadcasts input and target both ways, as PyTorch.
+    @Test(arguments: Reduction.allCases)
+    func hingeEmbeddingBroadcasts(reduction: Reduction) throws {
+        for (k, (xs, ys, out)) in [([3, 4], [4], [3, 4]), ([4], [3, 4], [3, 4]), ([3, 1], [1, 4], [3, 4])].enumerated() {
+            let seed = UInt64(830 + 10 * k)
+            let inputs = LossInputs<Double>(["input": .values(TestSupport.normal(xs, seed: seed)), "target": .values(Self.signs(ys, seed: seed + 1))])
+            let problems = try TestSupport.broadcastProblems(
+                HingeEmbeddingLoss<Double>(margin: 0.5, reduction: reduction), inputs, ["input": (nil, out), "target": (nil, out)],
+                seed: seed + 2)
+            #expect(problems.isEmpty, "\(xs) \(ys): \(problems)")
+        }
+    }
+
+    /// soft_margin_loss broadcasts the target to the input's shape (PyTorch's in-place
+    /// kernel); an input smaller than the broadcast shape is an error there and here.
+    @Test(arguments: Reduction.allCases)
+    func softMarginBroadcastsTheTargetToTheInput(reduction: Reduction) throws {
+        for (k, (xs, ys)) in [([3, 4], [4]), ([3, 4], [3, 1]), ([2, 3, 4], [3, 4])].enumerated() {
+            let seed = UInt64(860 + 10 * k)
+            let inputs = LossInputs<Double>(["input": .values(TestSupport.normal(xs, seed: seed)), "target": .values(Self.signs(ys, seed: seed + 1))])
+            let problems = try TestSupport.broadcastProblems(
+                SoftMarginLoss<Double>(reduction: reduction), inputs, ["target": (nil, xs)], seed: seed + 2)
+            #expect(problems.isEmpty, "\(xs) \(ys): \(problems)")
+        }
+        #expect(throws: LossError.shapeMismatch(
+            argument: "target", expected: "a shape that broadcasts to [4] (the shape of input)", actual: "[3, 4]")) {
+            try SoftMarginLoss<Double>(reduction: reduction)(TestSupport.normal([4], seed: 890), Self.signs([3, 4], seed: 891))
+        }
+    }
+
+    /// margin_ranking_loss: three tensors of one rank whose sizes broadcast, as PyTorch.
+    @Test(arguments: Reduction.allCases)
+    func marginRankingBroadcasts(reduction: Reduction) throws {
+        for (k, (s1, s2, st, out)) in [([3, 4], [1, 4], [3, 1], [3, 4]), ([3], [1], [1], [3]), ([2, 1], [1, 3], [2, 3], [2, 3])].enumerated() {
+            let seed = UInt64(900 + 10 * k)
+            let inputs = LossInputs<Double>([
+                "input1": .values(TestSupport.normal(s1, seed: seed)), "input2": .values(TestSupport.normal(s2, seed: seed + 1)),
+                "target": .values(Self.signs(st, seed: seed + 2)),
+            ])
+            let problems = try TestSupport.broadcastProblems(
+                MarginRankingLoss<Double>(margin: 0.3, reduction: reduction), inputs,
+                ["input1": (nil, out), "input2": (nil, out), "target": (nil, out)], seed: seed + 3)
+            #expect(problems.isEmpty, "\(s1) \(s2) \(st): \(problems)")
         }
     }
 }

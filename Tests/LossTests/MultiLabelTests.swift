@@ -52,7 +52,7 @@ import _TestSupport
         #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "a shape broadcastable to [4, 5]", actual: "[3, 5]")) {
             try MultiLabelSoftMarginLoss<Double>(weight: try Tensor(zeros: [3, 5])).forward(inputs)
         }
-        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[4, 5] (the shape of input)", actual: "[4]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "target", expected: "a shape that broadcasts with input [4, 5]", actual: "[4]")) {
             try MultiLabelSoftMarginLoss<Double>()(x, Tensor([1, 0, 1, 0]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, ..., C)", actual: "[]")) {
@@ -61,6 +61,38 @@ import _TestSupport
         #expect(throws: LossError.emptyInput(argument: "input", reason: "multilabel_soft_margin_loss averages over classes; C is 0")) {
             try MultiLabelSoftMarginLoss<Double>()(try Tensor(zeros: [3, 0]), try Tensor(zeros: [3, 0]))
         }
+    }
+
+    /// Input and target broadcast against each other, as PyTorch broadcasts them without a
+    /// warning: where the input has the broadcast shape's rank and classes, the loss of
+    /// expanded copies (PyTorch divides by the input's own number of classes otherwise:
+    /// see the next test, and the reference cases of torch-cases-semantics.json).
+    @Test(arguments: Reduction.allCases)
+    func inputAndTargetBroadcast(reduction: Reduction) throws {
+        for (k, (xs, ys, out)) in [([3, 4], [4], [3, 4]), ([3, 4], [3, 1], [3, 4]), ([2, 3, 4], [3, 4], [2, 3, 4])].enumerated() {
+            let seed = UInt64(930 + 10 * k)
+            let inputs = LossInputs<Double>([
+                "input": .values(TestSupport.normal(xs, seed: seed)), "target": .values(TestSupport.uniform(ys, in: 0...1, seed: seed + 1)),
+            ])
+            let problems = try TestSupport.broadcastProblems(
+                MultiLabelSoftMarginLoss<Double>(reduction: reduction), inputs, ["input": (nil, out), "target": (nil, out)],
+                seed: seed + 2)
+            #expect(problems.isEmpty, "\(xs) \(ys): \(problems)")
+        }
+    }
+
+    /// PyTorch sums over dimension `input.dim() - 1` of the broadcast shape and divides by
+    /// the input's last size: for an input (4) and a target (3, 4) that is dimension 0,
+    /// and the output has shape (4). PyTorch 2.15's values for this input and target.
+    @Test func sumsOverTheInputsLastDimensionOfTheBroadcastShape() throws {
+        let x = Tensor<Double>([0.5, -1, 2, 0.25])
+        let y = try Tensor<Double>(shape: [3, 4], scalars: [1, 0, 1, 0, 0, 1, 1, 0, 0.5, 0.5, 0, 1])
+        let r = try MultiLabelSoftMarginLoss<Double>(reduction: .none).valueWithGradient(x, y)
+        #expect(r.value.shape == [4])
+        let want = [0.5430577381350801, 0.6099462656386672, 0.5951960082822294, 0.5569545649091326]
+        let wantGradient = [0.09184449840139089, -0.1732939339725037, 0.16059780848341182, 0.17163237566434864]
+        #expect(TestSupport.maxRelativeDifference(r.value.scalars, want) < 1e-14)
+        #expect(TestSupport.maxRelativeDifference(r.gradient.scalars, wantGradient) < 1e-14)
     }
 }
 
@@ -140,8 +172,20 @@ import _TestSupport
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[5, 6] (the shape of input)", actual: "[5]")) {
             try MultiLabelMarginLoss<Double>()(x, Tensor([0, 1, 2, 3, 4]))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[1, 5, 6]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: "[1, 5, 6]")) {
             try MultiLabelMarginLoss<Double>()(try x.reshaped([1, 5, 6]), try t.reshaped([1, 5, 6]))
         }
+    }
+
+    /// A 0-d input is one sample of one class: PyTorch gives 0 and a zero gradient
+    /// (input 0.75, target 0 or -1, shape () or (1)), and a 0-d output for `none`.
+    @Test(arguments: Reduction.allCases)
+    func zeroDimensionalInputIsOneSampleOfOneClass(reduction: Reduction) throws {
+        for target in [Tensor<Int>(scalar: 0), Tensor([0]), Tensor(scalar: -1)] {
+            let r = try MultiLabelMarginLoss<Double>(reduction: reduction).valueWithGradient(Tensor(scalar: 0.75), target)
+            #expect(r.value.shape == [] && r.value.scalars == [0])
+            #expect(r.gradient.shape == [] && r.gradient.scalars == [0])
+        }
+        #expect(throws: LossError.self) { try MultiLabelMarginLoss<Double>()(Tensor(scalar: 0.75), Tensor([0, -1])) }
     }
 }

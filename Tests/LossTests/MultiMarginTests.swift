@@ -83,11 +83,26 @@ import _TestSupport
         #expect(throws: LossError.shapeMismatch(argument: "target", expected: "[6] (one class index per sample)", actual: "[5]")) {
             try MultiMarginLoss<Double>()(x, Tensor([0, 0, 1, 1, 1]))
         }
-        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(C) or (N, C)", actual: "[2, 3, 1]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "input", expected: "(), (C) or (N, C)", actual: "[2, 3, 1]")) {
             try MultiMarginLoss<Double>()(try Tensor(zeros: [2, 3, 1]), Tensor([0, 0]))
         }
         #expect(throws: LossError.shapeMismatch(argument: "upstream", expected: "[6]", actual: "[]")) {
             try MultiMarginLoss<Double>(reduction: .none).backward(inputs, upstream: Tensor(scalar: 1))
+        }
+    }
+
+    /// A 0-d input is one sample of one class: PyTorch gives 0 and a zero gradient
+    /// (input 0.75, target 0), with the target's shape for `none`.
+    @Test(arguments: Reduction.allCases)
+    func zeroDimensionalInputIsOneSampleOfOneClass(reduction: Reduction) throws {
+        for target in [Tensor<Int>(scalar: 0), Tensor([0])] {
+            let r = try MultiMarginLoss<Double>(p: 2, margin: 2, weight: Tensor([2]), reduction: reduction)
+                .valueWithGradient(Tensor(scalar: 0.75), target)
+            #expect(r.value.shape == (reduction == .none ? target.shape : []))
+            #expect(r.value.scalars == [0] && r.gradient.shape == [] && r.gradient.scalars == [0])
+        }
+        #expect(throws: LossError.indexOutOfRange(argument: "target", position: 0, index: 1, validRange: "[0, 1)")) {
+            try MultiMarginLoss<Double>()(Tensor(scalar: 0.75), Tensor(scalar: 1))
         }
     }
 }

@@ -70,4 +70,19 @@ import _TestSupport
             try PoissonNLLLoss<Double>(logInput: false, eps: -1e-8).forward(r)
         }
     }
+
+    /// Input and target broadcast against each other, as PyTorch broadcasts them without a
+    /// warning: the loss of expanded copies, each gradient summed back.
+    @Test(arguments: Reduction.allCases, [true, false])
+    func inputAndTargetBroadcast(reduction: Reduction, logInput: Bool) throws {
+        for (k, (xs, ys, out)) in [([3, 4], [4], [3, 4]), ([4], [3, 4], [3, 4]), ([3, 1], [1, 4], [3, 4])].enumerated() {
+            let seed = UInt64(800 + 10 * k)
+            let x = logInput ? TestSupport.normal(xs, seed: seed) : TestSupport.uniform(xs, in: 0.1...3, seed: seed)
+            let inputs = LossInputs<Double>(["input": .values(x), "target": .values(TestSupport.uniform(ys, in: 0...4, seed: seed + 1))])
+            let problems = try TestSupport.broadcastProblems(
+                PoissonNLLLoss<Double>(logInput: logInput, full: true, reduction: reduction), inputs,
+                ["input": (nil, out), "target": (nil, out)], seed: seed + 2)
+            #expect(problems.isEmpty, "\(xs) \(ys): \(problems)")
+        }
+    }
 }

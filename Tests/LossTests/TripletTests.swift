@@ -109,7 +109,7 @@ import _TestSupport
 
     @Test func badInputsThrowTypedErrors() {
         let short = LossInputs<Double>(["anchor": .values(a), "positive": .values(p), "negative": .values(Tensor([1, 2]))])
-        #expect(throws: LossError.shapeMismatch(argument: "negative", expected: "[6, 5] (the shape of anchor)", actual: "[2]")) {
+        #expect(throws: LossError.shapeMismatch(argument: "negative", expected: "rank 2 (the rank of anchor; sizes may broadcast)", actual: "[2]")) {
             try TripletMarginLoss<Double>().forward(short)
         }
         let cube = try! Tensor<Double>(zeros: [2, 2, 2])
@@ -143,5 +143,27 @@ import _TestSupport
             }
         }
         #expect(try TripletMarginLoss<Double>(margin: 0.25).forward(inputs).scalar != nil)
+    }
+
+    /// Anchor, positive and negative of one rank broadcast against each other, as in
+    /// PyTorch: the loss of expanded copies, each gradient summed back.
+    @Test(arguments: [false, true])
+    func inputsOfOneRankBroadcast(swap: Bool) throws {
+        for (k, (sa, sp, sn)) in [([3, 4], [1, 4], [3, 4]), ([3, 4], [3, 1], [1, 4]), ([4], [1], [4])].enumerated() {
+            let seed = UInt64(990 + 10 * k)
+            let out = sa.count == 1 ? [4] : [3, 4]
+            let inputs = LossInputs<Double>([
+                "anchor": .values(TestSupport.normal(sa, seed: seed)), "positive": .values(TestSupport.normal(sp, seed: seed + 1)),
+                "negative": .values(TestSupport.normal(sn, seed: seed + 2)),
+            ])
+            for loss in [
+                TripletMarginLoss<Double>(margin: 2, swap: swap, reduction: .none) as any LossFunction<Double>,
+                TripletMarginWithDistanceLoss<Double>(margin: 2, swap: swap, reduction: .mean),
+            ] {
+                let problems = try TestSupport.broadcastProblems(
+                    loss, inputs, ["anchor": (nil, out), "positive": (nil, out), "negative": (nil, out)], seed: seed + 3)
+                #expect(problems.isEmpty, "\(sa) \(sp) \(sn): \(problems)")
+            }
+        }
     }
 }

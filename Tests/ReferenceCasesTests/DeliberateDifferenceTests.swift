@@ -92,3 +92,61 @@ import _TestSupport
         #expect(r.status == .fail, "\(r.message ?? "")")
     }
 }
+
+/// Inputs outside a loss's domain that PyTorch computes with and LossKit refuses
+/// (documented on each loss): `losskit verify` reports such a case as differing by
+/// design, with the reason, only where the case's own input holds such a value at the
+/// position LossKit's error names; every other error is still a failure.
+@Suite struct DeliberateRefusalTests {
+    static let suite = try! ReferenceFile(
+        contentsOf: TestSupport.repositoryRoot + "/Tests/Fixtures/torch-cases-pytorch-suite.json")
+    static func named(_ id: String) -> ReferenceCase { suite.cases.first { $0.id == id }! }
+
+    @Test(arguments: Precision.allCases)
+    func domainRefusalsDifferByDesign(precision: Precision) {
+        for (id, reason) in [
+            ("module/KLDivLoss/1", "a negative or NaN probability target"),
+            ("module/KLDivLoss/0", "a negative or NaN probability target"),
+            ("common_nn/PoissonNLLLoss_no_reduce", "a negative or NaN count target"),
+            ("opinfo/nn.functional.hinge_embedding_loss/9", "a target other than 1 or -1"),
+        ] {
+            let r = Verifier.run(Self.named(id), precision: precision)
+            #expect(r.status == .differs, "\(id): \(r.status) \(r.message ?? "")")
+            #expect(r.message?.hasPrefix("refused by design: " + reason) == true, "\(id): \(r.message ?? "")")
+        }
+    }
+
+    /// With every target moved into the domain the loss computes, and a mismatch
+    /// against the reference (computed for the original targets) is a failure again.
+    @Test func theSameCaseInsideTheDomainIsCompared() {
+        var c = Self.named("common_nn/PoissonNLLLoss_no_reduce")
+        let index = c.inputs.firstIndex { $0.name == "target" }!
+        c.inputs[index].tensor.values = c.inputs[index].tensor.values.map { abs($0) }
+        let r = Verifier.run(c, precision: .double)
+        #expect(r.status == .fail, "\(r.status) \(r.message ?? "")")
+        #expect(r.message?.hasPrefix("output") == true, "\(r.message ?? "")")
+    }
+
+    /// log_target=True takes any real target: there a negative target is no refusal,
+    /// and the loss is computed.
+    @Test func klDivLogTargetTakesNegativeTargets() {
+        var c = Self.named("module/KLDivLoss/1")
+        c.options["log_target"] = .bool(true)
+        let r = Verifier.run(c, precision: .double)
+        #expect(r.status != .differs, "\(r.message ?? "")")
+        #expect(r.message?.contains("refused") != true)
+    }
+
+    /// A refusal of a loss without such a rule (a probability above 1 for
+    /// binary_cross_entropy, which PyTorch refuses too) is a failure.
+    @Test func otherRefusalsStillFail() throws {
+        let text = """
+            {"format":"loss-reference/1","cases":[{"id":"b","function":"binary_cross_entropy","options":{},
+            "inputs":{"input":{"shape":[2],"data":[1.5,0.5]},"target":{"shape":[2],"data":[1,0]}},
+            "output":{"shape":[],"data":[0.5]},"upstream":{"shape":[],"data":[1]},"gradients":{}}]}
+            """
+        let c = try ReferenceFile(bytes: Array(text.utf8)).cases[0]
+        let r = Verifier.run(c, precision: .float)
+        #expect(r.status == .fail, "\(r.status) \(r.message ?? "")")
+    }
+}

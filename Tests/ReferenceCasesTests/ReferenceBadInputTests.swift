@@ -138,14 +138,14 @@ let referenceBadInputs: [BadInput] = [
     /// Cases the reader accepts but the loss rejects: a failure with the loss's
     /// error as the message, in both precisions, never a crash.
     @Test(arguments: [
-        (#""inputs":{"input":{"shape":[2],"data":[0,1]},"target":{"shape":[2],"dtype":"int64","data":[0,1]}}"#,
-         "mse_loss", "input target is missing: expected a floating-point tensor"),
+        (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"data":[0,1]}}"#,
+         "nll_loss", "input target is missing: expected an integer (index) tensor"),
         (#""inputs":{"input":{"shape":[2],"data":["NaN",0.5]},"target":{"shape":[2],"data":[0,1]}}"#,
          "binary_cross_entropy", "input[0] is nan, which is invalid: expected a probability in [0, 1]"),
         (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"dtype":"int64","data":[0,9]}}"#,
          "cross_entropy", "target[1] is 9, outside the valid range [0, 3)"),
-        (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"dtype":"int64","data":[0,1]},"weight":{"shape":[3],"dtype":"int64","data":[1,1,1]}}"#,
-         "cross_entropy", "Wrong shape for scalars: expected 3 elements for shape [3], got 0 elements"),
+        (#""inputs":{"input":{"shape":[2,3],"data":[0,0,0,0,0,0]},"target":{"shape":[2],"dtype":"int64","data":[0,1]},"weight":{"shape":[2],"dtype":"int64","data":[1,1]}}"#,
+         "cross_entropy", "Wrong shape for weight: expected [3] (one weight per class), got [2]"),
         (#""inputs":{"input":{"shape":[2],"data":[0,1]},"target":{"shape":[3],"data":[0,1,2]}}"#,
          "mse_loss", "Wrong shape for target: expected [2] (the shape of input), got [3]"),
     ])

@@ -28,6 +28,47 @@ import Testing
         #expect(r.message?.contains("gradient of input[1]") == true)
     }
 
+    @Test func listOptionsAreReadAsLists() throws {
+        let text = valid.replacingOccurrences(of: "\"options\":{\"reduction\":\"sum\"}", with: "\"options\":{\"dim\":[0,-1],\"other\":[]}")
+        let c = try parse(text).cases[0]
+        #expect(c.options["dim"] == .list([.int(0), .int(-1)]))
+        #expect(c.options["other"] == .list([]))
+    }
+
+    /// An int64 tensor where the loss takes values is promoted to floating point, as
+    /// PyTorch promotes it: `margin_ranking_loss([0.5, -1], [0.25, 0.5], int64 [1, -1],
+    /// margin=0.5)` is 0.125 in PyTorch, gradients [-0.5, 0] and [0.5, 0].
+    @Test(arguments: Precision.allCases)
+    func integerTargetOfAValuesInputIsPromoted(precision: Precision) throws {
+        let text = """
+            {"format":"loss-reference/1","cases":[{"id":"r","function":"margin_ranking_loss","options":{"margin":0.5},
+            "inputs":{"input1":{"shape":[2],"dtype":"float32","data":[0.5,-1.0]},"input2":{"shape":[2],"dtype":"float32","data":[0.25,0.5]},
+            "target":{"shape":[2],"dtype":"int64","data":[1,-1]}},
+            "output":{"shape":[],"dtype":"float32","data":[0.125]},"upstream":{"shape":[],"dtype":"float32","data":[1.0]},
+            "gradients":{"input1":{"shape":[2],"dtype":"float32","data":[-0.5,0.0]},"input2":{"shape":[2],"dtype":"float32","data":[0.5,0.0]}}}]}
+            """
+        let r = Verifier.run(try parse(text).cases[0], precision: precision)
+        #expect(r.status == .pass, "\(r.message ?? "")")
+    }
+
+    /// The input kinds decide: int64 stays indices for an index input and for one that
+    /// takes either (an integer cross-entropy target is class indices).
+    @Test func integerTensorsFollowTheInputSpec() throws {
+        let t = ReferenceTensor(shape: [2], dtype: .int64, values: [], integers: [1, -1])
+        guard case .values(let v) = try Verifier.lossInput(t, kind: .values, as: Float.self) else {
+            Issue.record("not promoted")
+            return
+        }
+        #expect(v.scalars == [1, -1])
+        for kind in [InputSpec.Kind.indices, .indicesOrValues] {
+            guard case .indices(let i) = try Verifier.lossInput(t, kind: kind, as: Float.self) else {
+                Issue.record("\(kind) promoted")
+                continue
+            }
+            #expect(i.scalars == [1, -1])
+        }
+    }
+
     @Test(arguments: [
         ("", "is not valid JSON"),
         ("[1, 2]", "is not a JSON object"),

@@ -11,7 +11,9 @@ struct Eval: ParsableCommand {
             Reads .npy files (NumPy format 1.0-3.0; little-endian float32, float64,
             int32 or int64; C order), builds LOSS by its PyTorch name with PyTorch's
             option names, prints the loss and writes the gradient with respect to the
-            input as .npy. Integer arrays are passed as indices (class targets);
+            input as .npy. Integer arrays are passed as indices where the loss takes
+            indices (class targets) and converted to floating point where it takes
+            values (a margin loss's ±1 labels), as PyTorch promotes them;
             floating-point arrays as values. --weight and --tensor pass more inputs by
             name (weight and pos_weight are constants, as in PyTorch).
 
@@ -112,17 +114,21 @@ struct Eval: ParsableCommand {
             }
         }
         var constants: [String: Tensor<T>] = [:]
+        for (name, a) in arrays where LossRegistry.constantInputNames.contains(name) {
+            constants[name] = try values(a)
+        }
+        var function = try LossRegistry.make(loss, options: options, constants: constants, as: T.self)
+        // Integer arrays are indices where the loss takes indices (or either: class
+        // targets), and are promoted to floating point where it takes values, as in PyTorch.
         var inputs = LossInputs<T>()
-        for (name, a) in arrays {
-            if LossRegistry.constantInputNames.contains(name) {
-                constants[name] = try values(a)
-            } else if let ints = a.integers {
+        for (name, a) in arrays where !LossRegistry.constantInputNames.contains(name) {
+            let kind = function.inputSpecs.first { $0.name == name }?.kind
+            if let ints = a.integers, kind != .values {
                 inputs[name] = .indices(try Tensor(shape: a.shape, scalars: ints))
             } else {
                 inputs[name] = .values(try values(a))
             }
         }
-        var function = try LossRegistry.make(loss, options: options, constants: constants, as: T.self)
         if var ce = function as? CrossEntropyLoss<T> {
             ce.threads = threads
             function = ce

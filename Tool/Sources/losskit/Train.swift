@@ -265,6 +265,14 @@ func parseOptionValue(_ raw: String) -> OptionValue {
     }
     if let i = Int(raw) { return .int(i) }
     if let d = Double(raw) { return .double(d) }
+    // A list or tuple, as Python writes it: dim=[0,1], dim=(0, 1), dim=[].
+    if raw.count >= 2, let f = raw.first, let l = raw.last, (f == "[" && l == "]") || (f == "(" && l == ")") {
+        let body = raw.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+        if body.isEmpty { return .list([]) }
+        return .list(body.split(separator: ",", omittingEmptySubsequences: true).map {
+            parseOptionValue($0.trimmingCharacters(in: .whitespaces))
+        })
+    }
     if raw.count >= 2, let f = raw.first, f == raw.last, f == "\"" || f == "'" {
         return .string(String(raw.dropFirst().dropLast()))
     }

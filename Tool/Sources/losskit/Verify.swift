@@ -17,8 +17,10 @@ struct Verify: ParsableCommand {
                       one they are computed from, however small the result)
             One line is printed per failing or unsupported case, then "N passed, M failed, K skipped".
             A case whose only mismatches are differences LossKit documents as deliberate (focal
-            cross-entropy's gradient where PyTorch's is NaN: see the README) is printed as
-            DIFF with the reason, and counted as ", D differ by design" after the summary.
+            cross-entropy's gradient where PyTorch's is NaN), or that LossKit refuses by design
+            (an input outside the loss's domain that PyTorch computes with, such as kl_div's
+            negative targets: see the README), is printed as DIFF with the reason, and counted
+            as ", D differ by design" after the summary.
             Exit status: 0 when everything passed or differs by design, 1 when a case failed or
             was skipped (unsupported function or option), 2 when a file cannot be read or is not
             of the format.

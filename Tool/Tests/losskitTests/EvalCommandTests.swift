@@ -37,6 +37,34 @@ import Testing
         #expect(try NPYArray(contentsOf: losses).values == .float64([1, 9]))
     }
 
+    /// An int64 target of a loss that takes values is promoted to floating point, as in
+    /// PyTorch: `soft_margin_loss(float64 [0.5, -1, 2], int64 [1, -1, -1])` is
+    /// 0.9714222275804341, gradient [-0.12584688959938180, 0.08964714045666504, 0.2935990259926275].
+    @Test func integerTargetOfAValuesLossIsPromoted() throws {
+        let input = Self.temporary("x.npy"), target = Self.temporary("y.npy"), grad = Self.temporary("g.npy")
+        defer { for f in [input, target, grad] { try? FileManager.default.removeItem(atPath: f) } }
+        try NPYArray(shape: [3], values: .float64([0.5, -1, 2])).write(to: input)
+        try NPYArray(shape: [3], values: .int64([1, -1, -1])).write(to: target)
+        let r = try runLossKit(["eval", "soft_margin_loss", "--input", input, "--target", target, "--grad-out", grad])
+        #expect(r.status == 0, "\(r.stderr)")
+        let printed = r.stdout.split(separator: "\n").first.flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(abs((printed ?? 0) - 0.9714222275804341) < 1e-15)
+        let want = [-0.1258468895993818, 0.08964714045666504, 0.2935990259926275]
+        #expect(TestSupport.maxRelativeDifference(try NPYArray(contentsOf: grad).doubles, want) < 1e-14)
+    }
+
+    /// `--option dim=[0,1]` is a list of dimensions, as `torch.sum(x, dim=[0, 1], keepdim=True)`.
+    @Test func listOptionsReachTheLoss() throws {
+        let input = Self.temporary("x.npy")
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        try NPYArray(shape: [2, 3], values: .float64([0.5, -1, 2, 1.5, 0.25, -3])).write(to: input)
+        let r = try runLossKit(["eval", "sum", "--input", input, "--option", "dim=[0, -1]", "--option", "keepdim=True"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("sum (shape [1, 1]): 0.25\n"), "\(r.stdout)")
+        let all = try runLossKit(["eval", "mean", "--input", input, "--option", "dim=()"])
+        #expect(all.status == 0 && all.stdout.hasPrefix("mean: 0.041666666666666664\n"), "\(all.stdout)")
+    }
+
     @Test func badInputsAreClearErrorsWithTheRightStatus() throws {
         func eval(_ input: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
             try runLossKit(["eval", "mse_loss", "--input", input, "--target", Self.fixture("mse_target.npy")] + extra)
