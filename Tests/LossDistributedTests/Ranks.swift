@@ -36,7 +36,7 @@ func rows<T>(_ t: Tensor<T>, _ range: Range<Int>) throws -> Tensor<T> {
 }
 
 /// Exactly the same bits (NaN payloads and signed zeros included).
-func bitwiseEqual<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Bool where T.RawSignificand: FixedWidthInteger {
+func bitwiseEqual<T: BinaryFloatingPoint>(_ a: [T], _ b: [T]) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { x, y in
         x.sign == y.sign && x.exponentBitPattern == y.exponentBitPattern && x.significandBitPattern == y.significandBitPattern
     }
