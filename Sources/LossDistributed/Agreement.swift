@@ -73,6 +73,20 @@ struct Checksum {
         for b in s.utf8 { add(UInt64(b)) }
     }
 
+    /// The bytes of a buffer, eight at a time (then the rest).
+    mutating func add(bytes: UnsafeRawBufferPointer) {
+        add(bytes.count)
+        var i = 0
+        while i + 8 <= bytes.count {
+            add(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i += 8
+        }
+        while i < bytes.count {
+            add(UInt64(bytes[i]))
+            i += 1
+        }
+    }
+
     mutating func add(indices t: UnsafeBufferPointer<Int>) {
         add(t.count)
         for i in t { add(i) }

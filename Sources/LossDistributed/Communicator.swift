@@ -10,29 +10,41 @@ public protocol CommunicatorScalar: Sendable, Comparable {
 
 /// The datatype of a collective's elements.
 public enum CommunicatorScalarType: Int32, Sendable, Equatable {
+    /// 32-bit IEEE floating point.
     case float = 0
+    /// 64-bit IEEE floating point.
     case double = 1
+    /// 64-bit signed integer.
     case int = 2
+    /// Unsigned byte.
     case byte = 3
 }
 
 extension Float: CommunicatorScalar {
+    /// `MPI_FLOAT`.
     public static var communicatorType: CommunicatorScalarType { .float }
+    /// IEEE single-precision addition.
     public func adding(_ other: Float) -> Float { self + other }
 }
 
 extension Double: CommunicatorScalar {
+    /// `MPI_DOUBLE`.
     public static var communicatorType: CommunicatorScalarType { .double }
+    /// IEEE double-precision addition.
     public func adding(_ other: Double) -> Double { self + other }
 }
 
 extension Int: CommunicatorScalar {
+    /// `MPI_INT64_T`.
     public static var communicatorType: CommunicatorScalarType { .int }
+    /// Wrapping addition (as MPI's integer sum).
     public func adding(_ other: Int) -> Int { self &+ other }
 }
 
 extension UInt8: CommunicatorScalar {
+    /// `MPI_UNSIGNED_CHAR`.
     public static var communicatorType: CommunicatorScalarType { .byte }
+    /// Wrapping addition (as MPI's integer sum).
     public func adding(_ other: UInt8) -> UInt8 { self &+ other }
 }
 
@@ -110,6 +122,7 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
     /// collective of the in-process group).
     case communication(String)
 
+    /// A sentence naming what went wrong.
     public var description: String {
         let text: String
         switch self {

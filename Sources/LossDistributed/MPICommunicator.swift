@@ -12,7 +12,9 @@ import CLossMPI
 /// rank holds the same bits (`MPI_Allreduce` does not promise that); `max`, `min`
 /// and integer sums use `MPI_Allreduce`.
 public final class MPICommunicator: Communicator {
+    /// This process's rank in `MPI_COMM_WORLD`.
     public let rank: Int
+    /// The number of processes `mpirun` started.
     public let size: Int
 
     private init(rank: Int, size: Int) {
@@ -66,6 +68,7 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    /// `MPI_Allreduce` in place; a floating-point sum is `MPI_Reduce` onto rank 0 then `MPI_Bcast`.
     public func allReduce<T: CommunicatorScalar>(_ values: UnsafeMutableBufferPointer<T>, _ operation: CollectiveOperation) throws {
         let type = T.communicatorType
         let pointer = UnsafeMutableRawPointer(values.baseAddress)
@@ -92,6 +95,7 @@ public final class MPICommunicator: Communicator {
         return (counts.map { Int32($0) }, displacements)
     }
 
+    /// `MPI_Allgatherv`.
     public func allGather<T: CommunicatorScalar>(
         _ local: UnsafeBufferPointer<T>, counts: [Int], into result: UnsafeMutableBufferPointer<T>
     ) throws {
@@ -103,6 +107,7 @@ public final class MPICommunicator: Communicator {
                 T.communicatorType.rawValue), "MPI_Allgatherv")
     }
 
+    /// `MPI_Gatherv`.
     public func gather<T: CommunicatorScalar>(
         _ local: UnsafeBufferPointer<T>, counts: [Int], root: Int, into result: UnsafeMutableBufferPointer<T>?
     ) throws {
@@ -115,6 +120,7 @@ public final class MPICommunicator: Communicator {
                 T.communicatorType.rawValue, Int32(root)), "MPI_Gatherv")
     }
 
+    /// `MPI_Bcast`.
     public func broadcast<T: CommunicatorScalar>(_ values: UnsafeMutableBufferPointer<T>, root: Int) throws {
         try checkRoot(root)
         try Self.check(
@@ -122,6 +128,7 @@ public final class MPICommunicator: Communicator {
             "MPI_Bcast")
     }
 
+    /// `MPI_Barrier`.
     public func barrier() throws {
         try Self.check(lkmpi_barrier(), "MPI_Barrier")
     }

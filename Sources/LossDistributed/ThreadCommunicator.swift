@@ -18,7 +18,9 @@ import Darwin
 /// while others wait in a collective, or a collective that waits longer than the
 /// timeout, makes the waiting ranks throw instead of hanging.
 public final class ThreadCommunicator: Communicator {
+    /// This thread's rank in its group.
     public let rank: Int
+    /// The number of threads (ranks) of the group.
     public var size: Int { group.size }
     let group: ThreadGroup
 
@@ -50,6 +52,7 @@ public final class ThreadCommunicator: Communicator {
         return results.values
     }
 
+    /// Combines the ranks' values in rank order (`((v0 ∘ v1) ∘ v2) ∘ ...`), the same bits on every rank.
     public func allReduce<T: CommunicatorScalar>(_ values: UnsafeMutableBufferPointer<T>, _ operation: CollectiveOperation) throws {
         let all = try group.exchange(
             rank, Contribution(kind: "allReduce", type: T.communicatorType, operation: operation.rawValue, count: values.count,
@@ -68,6 +71,7 @@ public final class ThreadCommunicator: Communicator {
         }
     }
 
+    /// Concatenates the ranks' values in rank order.
     public func allGather<T: CommunicatorScalar>(
         _ local: UnsafeBufferPointer<T>, counts: [Int], into result: UnsafeMutableBufferPointer<T>
     ) throws {
@@ -75,6 +79,7 @@ public final class ThreadCommunicator: Communicator {
         try concatenate(all, counts: counts, into: result)
     }
 
+    /// Concatenates the ranks' values in rank order on `root`.
     public func gather<T: CommunicatorScalar>(
         _ local: UnsafeBufferPointer<T>, counts: [Int], root: Int, into result: UnsafeMutableBufferPointer<T>?
     ) throws {
@@ -84,6 +89,7 @@ public final class ThreadCommunicator: Communicator {
         if rank == root, let result { try concatenate(all, counts: counts, into: result) }
     }
 
+    /// Copies `root`'s values to every rank.
     public func broadcast<T: CommunicatorScalar>(_ values: UnsafeMutableBufferPointer<T>, root: Int) throws {
         try checkRoot(root)
         let all = try group.exchange(
@@ -92,6 +98,7 @@ public final class ThreadCommunicator: Communicator {
         for i in values.indices { values[i] = all[root].element(i, as: T.self) }
     }
 
+    /// Returns when every rank of the group has called it.
     public func barrier() throws {
         _ = try group.exchange(rank, Contribution(kind: "barrier", type: .byte, count: 0, bytes: []))
     }

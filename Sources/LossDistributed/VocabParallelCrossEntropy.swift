@@ -46,13 +46,16 @@ import Loss
 public struct VocabParallelCrossEntropy<Scalar: DistributedScalar>: Sendable {
     /// Class weights of this rank's slice `(V_r)`, or nil (then on every rank).
     public var weight: Tensor<Scalar>?
+    /// Rows whose target is this value contribute 0 (and no gradient); -100 as in PyTorch.
     public var ignoreIndex: Int
     /// `ε` in `[0, 1]`.
     public var labelSmoothing: Scalar
     /// `z ≥ 0`, the coefficient of `lse²` (0: none).
     public var zLoss: Scalar
+    /// `none`, `sum` or `mean` (PyTorch's weighted mean over rows not ignored).
     public var reduction: Reduction
 
+    /// A vocab-parallel cross-entropy with PyTorch's defaults (`mean`, no smoothing, no z-loss).
     public init(
         weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
         reduction: Reduction = .mean
@@ -71,6 +74,7 @@ public struct VocabParallelCrossEntropy<Scalar: DistributedScalar>: Sendable {
         public let value: Tensor<Scalar>
         /// The vocabulary `V` over every rank, and this rank's first class.
         public let vocabulary: Int
+        /// The global index of this rank's first class (the sum of the lower ranks' slices).
         public let classOffset: Int
         let rows: Int, localClasses: Int
         let targets: [Int]
@@ -167,8 +171,8 @@ public struct VocabParallelCrossEntropy<Scalar: DistributedScalar>: Sendable {
                     let t = targets[row] - offset
                     let owned = t >= 0 && t < local ? t : nil
                     let p = SliceSoftmax.partials(
-                        x.baseAddress! + row * local, local, max: maxima[row], localTarget: owned, weights: w?.baseAddress,
-                        smoothing: smoothing)
+                        UnsafeMutablePointer(mutating: x.baseAddress! + row * local), local, max: maxima[row], localTarget: owned,
+                        weights: w?.baseAddress, smoothing: smoothing, storeExps: false)
                     sums[3 * row] = p.sumExp
                     sums[3 * row + 1] = p.target
                     sums[3 * row + 2] = p.smoothing
@@ -182,7 +186,7 @@ public struct VocabParallelCrossEntropy<Scalar: DistributedScalar>: Sendable {
         let weightSum = weighted ? sums[4 * n] : Double(vocabulary)
         let options = SliceSoftmax.Options(
             labelSmoothing: Double(labelSmoothing), zLoss: Double(zLoss), vocabulary: vocabulary, weightSum: weightSum)
-        var losses = [Scalar](repeating: 0, count: n)
+        var losses = zeros(Scalar.self, count: n)
         var lse = [Double](repeating: 0, count: n)
         var total = 0.0  // the mean's denominator, in row order as CrossEntropyLoss adds it
         for row in 0..<n where targets[row] != ignoreIndex {
@@ -223,17 +227,19 @@ public struct VocabParallelCrossEntropy<Scalar: DistributedScalar>: Sendable {
             labelSmoothing: Double(labelSmoothing), zLoss: Double(zLoss), vocabulary: forward.vocabulary,
             weightSum: forward.weightSum)
         let uniform: Scalar? = reduction == .none ? nil : reduction == .sum ? upstream[flat: 0] : upstream[flat: 0] / forward.denominator
-        var gradient = [Scalar](repeating: 0, count: n * local)
+        var gradient = zeros(Scalar.self, count: n * local)
         input.withUnsafeBufferPointer { x in
             withOptionalBuffer(weight) { w in
                 gradient.withUnsafeMutableBufferPointer { g in
                     for row in 0..<n where forward.targets[row] != ignoreIndex && local > 0 {
                         let t = forward.targets[row] - forward.classOffset
+                        let r = SliceSoftmax.RowGradient(
+                            max: Double(forward.maxima[row]), sumExp: forward.sumExp[row], lse: forward.lse[row],
+                            localTarget: t >= 0 && t < local ? t : nil, targetWeight: forward.targetWeights[row],
+                            scale: Double(uniform ?? upstream[flat: row]))
                         SliceSoftmax.gradient(
-                            x.baseAddress! + row * local, local, into: g.baseAddress! + row * local, max: forward.maxima[row],
-                            sumExp: forward.sumExp[row], lse: forward.lse[row], localTarget: t >= 0 && t < local ? t : nil,
-                            targetWeight: forward.targetWeights[row], weights: w?.baseAddress,
-                            scale: Double(uniform ?? upstream[flat: row]), softcap: nil, options)
+                            x.baseAddress! + row * local, local, into: g.baseAddress! + row * local, exps: false,
+                            weights: w?.baseAddress, softcap: nil, r, options)
                     }
                 }
             }

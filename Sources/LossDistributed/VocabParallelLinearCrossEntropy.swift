@@ -47,12 +47,15 @@ import Loss
 public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendable {
     /// Class weights of this rank's slice `(V_r)`, or nil (then on every rank).
     public var weight: Tensor<Scalar>?
+    /// Rows whose target is this value contribute 0 (and no gradient).
     public var ignoreIndex: Int
+    /// `ε` in `[0, 1]`.
     public var labelSmoothing: Scalar
     /// Coefficient of `lse²` per kept row (0: no z-loss).
     public var zLoss: Scalar
     /// Logit soft cap `s > 0`, or nil.
     public var softcap: Scalar?
+    /// `none`, `sum` or `mean` (over `Σ w_t` of the rows not ignored).
     public var reduction: Reduction
     /// Bytes of scratch the single-process head would use for the whole vocabulary:
     /// sets the chunk size unless `chunkRows` is given.
@@ -60,6 +63,8 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
     /// Token rows per chunk; overrides `memoryBudget` when set. The same on every rank.
     public var chunkRows: Int?
 
+    /// A vocab-parallel head with ``LinearCrossEntropyLoss``'s defaults; `weight` holds the
+    /// class weights of this rank's slice.
     public init(
         weight: Tensor<Scalar>? = nil, ignoreIndex: Int = -100, labelSmoothing: Scalar = 0, zLoss: Scalar = 0,
         softcap: Scalar? = nil, reduction: Reduction = .mean, memoryBudget: Int = LinearCrossEntropyLoss<Scalar>.defaultMemoryBudget,
@@ -151,10 +156,7 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
                 throw LossError.invalidOption(name: "memory_budget", value: "\(memoryBudget) bytes", expected: "a positive number of bytes")
             }
             var replicated = Checksum()
-            input.withUnsafeBufferPointer { x in
-                replicated.add(x.count)
-                for value in x { replicated.add(Double(value).bitPattern) }
-            }
+            input.withUnsafeBufferPointer { replicated.add(bytes: UnsafeRawBufferPointer($0)) }
             target.withUnsafeBufferPointer { replicated.add(indices: $0) }
             if let upstream { for i in 0..<upstream.count { replicated.add(scalar: upstream[flat: i]) } }
             var o = Checksum()
@@ -211,11 +213,13 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
             labelSmoothing: Double(labelSmoothing), zLoss: Double(zLoss), vocabulary: vocabulary, weightSum: weightSum)
         let smoothing = labelSmoothing > 0
         let cap = softcap.map { Double($0) }
+        // Without a soft cap the gradient needs only e_c = exp(x_c - m): the first pass stores them in place.
+        let storeExps = wantGradients && cap == nil
 
-        var losses = [Scalar](repeating: 0, count: n)
-        var gx = [Scalar](repeating: 0, count: wantGradients ? n * d : 0)
-        var gw = [Scalar](repeating: 0, count: wantGradients ? local * d : 0)
-        var gb: [Scalar]? = wantGradients && bias != nil ? [Scalar](repeating: 0, count: local) : nil
+        var losses = zeros(Scalar.self, count: n)
+        var gx = zeros(Scalar.self, count: wantGradients ? n * d : 0)
+        var gw = zeros(Scalar.self, count: wantGradients ? local * d : 0)
+        var gb: [Scalar]? = wantGradients && bias != nil ? zeros(Scalar.self, count: local) : nil
         let rowsPerChunk = Swift.max(1, Swift.min(k, n))
         let scratch = UnsafeMutableBufferPointer<Scalar>.allocate(capacity: rowsPerChunk * local)
         defer { scratch.deallocate() }
@@ -233,15 +237,11 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
                                 UnsafeBufferPointer(rebasing: xb[(start * d)..<((start + rows) * d)]), wb, rows: rows,
                                 columns: local, inner: d, opB: .transposed, into: logits)
                         } else {
-                            logits.update(repeating: 0)
+                            UnsafeMutableRawBufferPointer(logits).initializeMemory(as: UInt8.self, repeating: 0)
                         }
                         if bias != nil || cap != nil {
-                            for r in 0..<rows {
-                                for c in 0..<local {
-                                    var y = logits[r * local + c] + (bias?[flat: c] ?? 0)
-                                    if let s = softcap { y = s * Scalar.tanh(y / s) }
-                                    logits[r * local + c] = y
-                                }
+                            withOptionalBuffer(bias) { b in
+                                SliceSoftmax.addBiasAndCap(logits.baseAddress!, rows: rows, local, bias: b?.baseAddress, softcap: cap)
                             }
                         }
                     }
@@ -253,7 +253,7 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
                             let t = targets[start + r] - offset
                             let p = SliceSoftmax.partials(
                                 logits.baseAddress! + r * local, local, max: maxima[r], localTarget: t >= 0 && t < local ? t : nil,
-                                weights: w?.baseAddress, smoothing: smoothing)
+                                weights: w?.baseAddress, smoothing: smoothing, storeExps: storeExps)
                             sums[3 * r] = p.sumExp
                             sums[3 * r + 1] = p.target
                             sums[3 * r + 2] = p.smoothing
@@ -273,15 +273,18 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
                             for r in 0..<rows where local > 0 {
                                 let row = start + r, out = logits.baseAddress! + r * local
                                 guard targets[row] != ignoreIndex else {
-                                    out.update(repeating: 0, count: local)
+                                    UnsafeMutableRawPointer(out).initializeMemory(
+                                        as: UInt8.self, repeating: 0, count: local * MemoryLayout<Scalar>.stride)
                                     continue
                                 }
                                 let t = targets[row] - offset
                                 let g = reduction == .none ? Double(upstream?[flat: row] ?? 1) : Double(uniform)
+                                let rowGradient = SliceSoftmax.RowGradient(
+                                    max: Double(maxima[r]), sumExp: sums[3 * r], lse: lse[r],
+                                    localTarget: t >= 0 && t < local ? t : nil, targetWeight: targetWeights[row], scale: g)
                                 SliceSoftmax.gradient(
-                                    out, local, into: out, max: maxima[r], sumExp: sums[3 * r], lse: lse[r],
-                                    localTarget: t >= 0 && t < local ? t : nil, targetWeight: targetWeights[row],
-                                    weights: w?.baseAddress, scale: g, softcap: cap, rowOptions)
+                                    out, local, into: out, exps: storeExps, weights: w?.baseAddress, softcap: cap, rowGradient,
+                                    rowOptions)
                             }
                         }
                         try gx.withUnsafeMutableBufferPointer { all in
@@ -300,8 +303,10 @@ public struct VocabParallelLinearCrossEntropy<Scalar: DistributedScalar>: Sendab
                                     rows: local, columns: d, inner: rows, opA: .transposed, beta: start == 0 ? 0 : 1, into: gwb)
                             }
                         }
-                        if gb != nil {
-                            for r in 0..<rows { for c in 0..<local { gb![c] += logits[r * local + c] } }
+                        if gb != nil, local > 0 {
+                            gb!.withUnsafeMutableBufferPointer { sums in
+                                SliceSoftmax.addColumnSums(logits.baseAddress!, rows: rows, local, into: sums.baseAddress!)
+                            }
                         }
                     }
                     start += rows
