@@ -54,6 +54,13 @@ public struct DataParallelLoss<Scalar: DistributedScalar>: Sendable {
     public let options: [String: OptionValue]
     /// This rank's constants (`weight`, `pos_weight`).
     public let constants: [String: Tensor<Scalar>]
+    /// The loss with reduction `none` (per-element values) and `sum` (the gradient with a given scale).
+    let perElementLoss: any LossFunction<Scalar>, sumLoss: any LossFunction<Scalar>
+    /// A checksum of the precision, the function, its options and its constants' names.
+    let optionsChecksum: Int
+    /// Per name of ``LossRegistry/constantInputNames`` (sorted): a checksum of the whole
+    /// constant, one of its shape after axis 0, its rank and its axis 0 (zeros when absent).
+    let constantChecksums: [(whole: Int, split: Int, rank: Int, rows: Int?)]
 
     /// The names ``init(_:options:constants:)`` accepts.
     public static var supportedFunctions: [String] {
@@ -80,6 +87,26 @@ extension DataParallelLoss {
         self.options = options
         self.constants = constants
         _ = try LossRegistry.make(function, options: options, constants: constants, as: Scalar.self)
+        perElementLoss = try Self.loss(function, options, constants, reduction: "none")
+        sumLoss = try Self.loss(function, options, constants, reduction: "sum")
+        var o = Checksum()
+        o.add(MemoryLayout<Scalar>.size)
+        o.add(function)
+        for key in options.keys.sorted() {
+            o.add(key)
+            o.add(options[key]!.description)
+        }
+        for name in constants.keys.sorted() { o.add(name) }
+        optionsChecksum = o.int
+        constantChecksums = LossRegistry.constantInputNames.sorted().map { name in
+            guard let c = constants[name] else { return (0, 0, 0, nil) }
+            var whole = Checksum(), split = Checksum()
+            for dim in c.shape { whole.add(dim) }
+            c.withUnsafeBufferPointer { whole.add(bytes: UnsafeRawBufferPointer($0)) }
+            split.add(c.rank)
+            for dim in c.shape.dropFirst() { split.add(dim) }
+            return (whole.int, split.int, c.rank, c.shape.first)
+        }
     }
 
     /// The reduction named by the options: `none`, `mean`, `sum` or `batchmean`.
@@ -90,7 +117,9 @@ extension DataParallelLoss {
     }
 
     /// The loss with another reduction (`rmse` is the mean of `mse_loss`).
-    func loss(reduction: String) throws -> any LossFunction<Scalar> {
+    static func loss(
+        _ function: String, _ options: [String: OptionValue], _ constants: [String: Tensor<Scalar>], reduction: String
+    ) throws -> any LossFunction<Scalar> {
         var o = options
         o["reduction"] = .string(reduction)
         return try LossRegistry.make(function == "rmse" ? "mse_loss" : function, options: o, constants: constants, as: Scalar.self)
@@ -150,13 +179,13 @@ extension DataParallelLoss {
         -> (value: Tensor<Scalar>, gradients: [String: Tensor<Scalar>])
     {
         let reduction = reductionName
-        let perElement = try loss(reduction: "none")
+        let perElement = perElementLoss
         var values: [Scalar] = [], valueShape: [Int] = []
         var terms: [Double] = []  // per-row denominator terms (rows not ignored), in row order
         var localRows = 0
         var indexTargets = false
         let constantNames = LossRegistry.constantInputNames.sorted()
-        let signatures = try comm.exchangeSignatures(length: 5 + 2 * constantNames.count) {
+        let signatures = try comm.exchangeSignatures(length: 5 + 2 * constantChecksums.count) {
             try perElement.validate(inputs)
             let input = try firstInput(inputs, perElement)
             guard !input.shape.isEmpty else {
@@ -179,26 +208,11 @@ extension DataParallelLoss {
             // Per constant: a checksum of all of it (for one the same on every rank) and of its
             // shape after axis 0 when that axis holds this rank's rows (for one split with them).
             var constantFields: [Int] = []
-            for name in constantNames {
-                guard let c = constants[name] else {
-                    constantFields += [0, 0]
-                    continue
-                }
-                var whole = Checksum(), split = Checksum()
-                for dim in c.shape { whole.add(dim) }
-                for i in 0..<c.count { whole.add(scalar: c[flat: i]) }
-                split.add(c.rank)
-                for dim in c.shape.dropFirst() { split.add(dim) }
-                constantFields += [whole.int, c.rank == input.shape.count && c.shape.first == localRows ? split.int : 0]
+            for c in constantChecksums {
+                constantFields += [c.whole, c.rank == input.shape.count && c.rows == localRows ? c.split : 0]
             }
             var o = Checksum()
-            o.add(MemoryLayout<Scalar>.size)
-            o.add(function)
-            for key in options.keys.sorted() {
-                o.add(key)
-                o.add(options[key]!.description)
-            }
-            for name in constants.keys.sorted() { o.add(name) }
+            o.add(optionsChecksum)
             o.add(gradients ? 1 : 0)
             if let upstream, reduction != "none" { o.add(scalar: upstream[flat: 0]) }
             if let upstream, reduction == "none" {
@@ -270,7 +284,6 @@ extension DataParallelLoss {
         } else {
             scale = reduction == "sum" ? u : u / denominator
         }
-        let sumLoss = try loss(reduction: "sum")
         let grads = try comm.agreeing { () -> [String: Tensor<Scalar>] in
             guard localRows > 0 else { return try zeroGradients(inputs, sumLoss) }
             return try sumLoss.backward(inputs, upstream: Tensor(scalar: scale))

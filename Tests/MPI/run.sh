@@ -11,7 +11,8 @@
 # `losskit train --data digits --loss cross_entropy --epochs 3 --seed 1` writes the same
 # metrics.json (history and test metrics) for 1, 2 and 3 ranks; the vocab-parallel
 # linear head agrees with one process; the bench prints one line per rank; bad input on
-# one rank, and shapes that differ across ranks, are errors on every rank.
+# one rank, and shapes that differ across ranks, are errors on every rank; and (as
+# root) two ranks in two network namespaces give the same results over TCP (netns.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -112,6 +113,14 @@ if [ "$status" != 0 ] && [ "$status" != 124 ] && [ "$status" != 137 ] && grep -q
     pass "2 ranks: logits of different row counts on the ranks are an error on every rank (status $status)"
 else
     fail "2 ranks: different shapes across ranks (status $status)"; cat out.txt
+fi
+
+# Two ranks in two network namespaces (needs root and `ip netns`).
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add lkmpi-probe 2>/dev/null; then
+    ip netns delete lkmpi-probe
+    "$root/Tests/MPI/netns.sh" "$losskit" || failures=$((failures + 1))
+else
+    echo "skip 2 ranks in 2 network namespaces: needs root and ip netns"
 fi
 
 if [ "$failures" != 0 ]; then

@@ -258,9 +258,13 @@ enum Trainer {
                 }
                 let all = comm.size == 1 ? partials : try comm.allGather(partials, counts: counts)
                 var batchGradient = Array(all[0..<model.parameterCount])
-                for block in 1..<blocks {
-                    let base = block * model.parameterCount
-                    for i in 0..<model.parameterCount { batchGradient[i] += all[base + i] }
+                batchGradient.withUnsafeMutableBufferPointer { sum in
+                    all.withUnsafeBufferPointer { parts in
+                        for block in 1..<blocks {
+                            let part = parts.baseAddress! + block * sum.count
+                            for i in 0..<sum.count { sum[i] += part[i] }
+                        }
+                    }
                 }
                 adam.update(&model.parameters, gradient: batchGradient)
                 observer?.batch(epoch: epoch, epochs: epochs, batch: b + 1, batches: batches, loss: value,
