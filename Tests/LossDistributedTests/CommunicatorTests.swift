@@ -1,3 +1,4 @@
+import Glibc
 import Loss
 import LossDistributed
 import Testing
@@ -47,6 +48,20 @@ import Testing
         // A rank that returns while the others wait.
         let departed = errorsOnRanks(3) { c in if c.rank != 2 { try c.barrier() } }
         #expect(departed[0] != nil && departed[1] != nil && departed[2] == nil, "\(departed)")
+    }
+
+    @Test func aRankThatHangsMakesTheOthersFailAfterTheTimeout() {
+        let results = ThreadCommunicator.run(ranks: 2, timeout: 0.2) { c in
+            if c.rank == 1 { usleep(600_000) }  // late by three timeouts
+            try c.barrier()
+        }
+        for r in results {
+            guard case .failure(let e) = r else {
+                Issue.record("a rank passed a barrier the other reached too late")
+                continue
+            }
+            #expect("\(e)".contains("waited more than 0.2 s in barrier"), "\(e)")
+        }
     }
 
     @Test func agreementMakesEveryRankThrowTheFailingRanksError() {
