@@ -11,6 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 losskit=${1:-$root/Tool/.build/debug/losskit}
+case "$losskit" in /*) ;; *) losskit=$PWD/$losskit ;; esac
 npy="python3 $root/Tests/MPI/npy.py"
 seconds=${MPI_TEST_TIMEOUT:-180}
 work=$(mktemp -d)

@@ -48,9 +48,9 @@ enum DistributedFiles {
         let resolved = path.replacingOccurrences(of: "{rank}", with: String(rank))
         do {
             return (try NPYArray(contentsOf: resolved), perRank)
-        } catch let e as NPYError {
-            if case .io = e { throw ToolError.unreadable("\(e)") }
-            throw ToolError.unreadable("\(resolved): \(e)")
+        } catch {
+            if case .io = error { throw ToolError.unreadable("\(error)") }
+            throw ToolError.unreadable("\(resolved): \(error)")
         }
     }
 
