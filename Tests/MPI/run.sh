@@ -116,12 +116,20 @@ else
     fail "2 ranks: different shapes across ranks (status $status)"; cat out.txt
 fi
 
-# Two ranks in two network namespaces (needs root and `ip netns`).
-if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add lkmpi-probe 2>/dev/null; then
-    ip netns delete lkmpi-probe
+# Two ranks in two network namespaces (needs root, `ip netns` and veth pairs).
+netns_available() {
+    [ "$(id -u)" = 0 ] && command -v ip >/dev/null || return 1
+    ip netns add lkmpi-probe 2>/dev/null || return 1
+    local ok=0
+    ip link add lkprobe0 type veth peer name lkprobe1 2>/dev/null && ip link set lkprobe1 netns lkmpi-probe 2>/dev/null || ok=1
+    ip link delete lkprobe0 2>/dev/null || true
+    ip netns delete lkmpi-probe 2>/dev/null || true
+    return $ok
+}
+if netns_available; then
     "$root/Tests/MPI/netns.sh" "$losskit" || failures=$((failures + 1))
 else
-    echo "skip 2 ranks in 2 network namespaces: needs root and ip netns"
+    echo "skip 2 ranks in 2 network namespaces: needs root, ip netns and veth pairs"
 fi
 
 if [ "$failures" != 0 ]; then
