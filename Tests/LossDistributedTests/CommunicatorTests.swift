@@ -2,6 +2,7 @@ import Glibc
 import Loss
 import LossDistributed
 import Testing
+import _TestSupport
 
 @Suite struct CommunicatorTests {
     @Test func singleProcessCollectivesReturnTheRanksOwnValues() throws {
@@ -86,5 +87,29 @@ import Testing
                 #expect(ranges.map(\.count).max()! - ranges.map(\.count).min()! <= 1)
             }
         }
+    }
+}
+
+/// Without MPI: the distributed losses on `SingleProcessCommunicator` give what the
+/// single-process losses give.
+@Suite struct SingleProcessTests {
+    @Test func dataParallelOnOneProcessIsBitwiseTheLoss() throws {
+        let x = TestSupport.normal([40, 9], scale: 2, seed: 101).converted(to: Float.self)
+        let t = TestSupport.classIndices([40], classes: 9, seed: 102)
+        let single = try CrossEntropyLoss<Float>(labelSmoothing: 0.2).valueWithGradient(x, t)
+        let r = try DataParallelLoss<Float>("cross_entropy", options: ["label_smoothing": .double(0.2)]).valueWithGradient(
+            LossInputs(["input": .values(x), "target": .indices(t)]), communicator: SingleProcessCommunicator())
+        #expect(bitwiseEqual(r.value.scalars, single.value.scalars))
+        #expect(bitwiseEqual(r.gradients["input"]!.scalars, single.gradient.scalars))
+    }
+
+    @Test func vocabParallelOnOneProcessAgreesWithTheLoss() throws {
+        let x = TestSupport.normal([30, 17], scale: 2, seed: 103)
+        let t = TestSupport.classIndices([30], classes: 17, seed: 104)
+        let single = try CrossEntropyLoss<Double>(labelSmoothing: 0.1).valueWithGradient(x, t)
+        let r = try VocabParallelCrossEntropy<Double>(labelSmoothing: 0.1)
+            .valueWithGradient(x, t, communicator: SingleProcessCommunicator())
+        #expect(abs(r.value.scalar! - single.value.scalar!) < 1e-13)
+        #expect(relativeToLargest(r.gradient.scalars, single.gradient.scalars) < 1e-13)
     }
 }
