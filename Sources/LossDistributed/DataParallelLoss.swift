@@ -39,8 +39,8 @@ import Loss
 /// One all-gather of 10 integers per rank (validation status, row and element
 /// counts, checksums of shapes, options and constants) and, for `sum`/`mean`,
 /// one gather to rank 0 of the rank's per-element losses (and per-row denominator
-/// terms) as Doubles, one broadcast of two numbers, and one agreement (a `min` of one
-/// integer) after the local backward pass.
+/// terms) as Doubles, one broadcast of two numbers, and two agreements (a `min` of one
+/// integer each: after rank 0's reduction and after the local backward pass).
 ///
 /// ## Not offered
 /// `ctc_loss` (batch on axis 1 of `log_probs`, per-sequence Double accumulation),
