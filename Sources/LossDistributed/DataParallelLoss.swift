@@ -15,7 +15,8 @@ import Loss
 ///
 /// ## Reduction
 /// - `none`: each rank gets the per-element losses of its rows (and their gradients
-///   for the upstream slice it passes); nothing is communicated beyond validation.
+///   for the upstream slice it passes); nothing is communicated beyond validation
+///   (and, with gradients, one agreement after the backward pass).
 /// - `sum`, `mean` (and `kl_div`'s `batchmean`, and `rmse`): the rank's per-element
 ///   losses are gathered to rank 0 in row order, which reduces the whole batch with
 ///   the same kernel as the single-process loss (the Double-accumulating row sum, or
