@@ -1,14 +1,17 @@
 # LossKit: `make demo` (the tour) and `make test` (every test) do all set-up on a
-# fresh Debian/Ubuntu machine, installing OpenBLAS/LAPACKE with apt when missing.
+# fresh Debian/Ubuntu machine, installing OpenBLAS/LAPACKE and Open MPI with apt
+# when missing.
 # The libraries are the root package; the `losskit` tool is the nested package in
 # Tool/ (its binary: Tool/.build/release/losskit after `make tool`).
 SWIFT ?= swift
 LOSSKIT := Tool/.build/release/losskit
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build tool test demo verify bench compare docs clean sanitize sanitize-address sanitize-thread fuzz
+.PHONY: deps build tool test test-mpi demo verify bench compare docs clean sanitize sanitize-address sanitize-thread fuzz
 
 # OpenBLAS and LAPACKE through pkg-config; install them when pkg-config cannot find them.
+# Likewise Open MPI (LossDistributed and `losskit` under mpirun; the Loss library never
+# needs it) and python3 (Tests/MPI/npy.py writes the MPI checks' arrays).
 deps:
 	@if ! pkg-config --exists openblas lapacke 2>/dev/null; then \
 		echo "Installing OpenBLAS and LAPACKE (libopenblas-dev liblapacke-dev pkg-config)..."; \
@@ -16,6 +19,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev liblapacke-dev pkg-config >/dev/null; \
 	fi
 	@pkg-config --exists openblas lapacke || { echo "OpenBLAS/LAPACKE still not found by pkg-config"; exit 1; }
+	@if ! pkg-config --exists ompi-c 2>/dev/null || ! command -v mpirun >/dev/null || ! command -v python3 >/dev/null; then \
+		echo "Installing Open MPI and python3 (libopenmpi-dev openmpi-bin python3)..."; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenmpi-dev openmpi-bin python3 >/dev/null; \
+	fi
+	@pkg-config --exists ompi-c && command -v mpirun >/dev/null && command -v python3 >/dev/null || \
+		{ echo "Open MPI (pkg-config ompi-c, mpirun) or python3 still not found"; exit 1; }
 
 build: deps
 	$(SWIFT) build
@@ -25,15 +35,23 @@ build: deps
 tool: deps
 	$(SWIFT) build -c release --package-path Tool --product losskit
 
-# The libraries' tests, the tool's, then the example package (a dependent of LossKit,
-# built in release as an application would be, and run).
+# The libraries' tests, the tool's, the distributed checks under mpirun (2 and 3
+# ranks), then the example package (a dependent of LossKit, built in release as an
+# application would be, and run).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(SWIFT) build --build-tests --package-path Tool
 	$(SWIFT) test --skip-build --package-path Tool
+	Tests/MPI/run.sh Tool/.build/debug/losskit
 	$(SWIFT) build -c release --package-path Examples
 	Examples/.build/release/DigitsClassifier
+
+# The distributed checks alone: `losskit` (debug) under mpirun with 2 and 3 ranks,
+# every run bounded by a timeout (MPI_TEST_TIMEOUT seconds, default 180).
+test-mpi: deps
+	$(SWIFT) build --package-path Tool --product losskit
+	Tests/MPI/run.sh Tool/.build/debug/losskit
 
 demo: deps
 	$(SWIFT) run -c release --package-path Tool losskit tour

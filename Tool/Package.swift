@@ -2,7 +2,9 @@
 //
 // The `losskit` command-line tool (tour, train, plot, eval, verify, bench), as a
 // nested package: swift-argument-parser is a dependency of the tool only, so a
-// package that depends on LossKit's libraries never resolves or builds it.
+// package that depends on LossKit's libraries never resolves or builds it. The tool
+// links LossDistributed (Open MPI): under `mpirun`, eval, train and bench run on
+// every rank; without it, as one process.
 //
 //   swift run --package-path Tool -c release losskit --help
 import Foundation
@@ -29,6 +31,7 @@ let package = Package(
                 .product(name: "Loss", package: root),
                 .product(name: "ReferenceCases", package: root),
                 .product(name: "NumPyFiles", package: root),
+                .product(name: "LossDistributed", package: root),
                 "SVGCharts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

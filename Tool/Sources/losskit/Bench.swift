@@ -13,7 +13,9 @@ struct Bench: ParsableCommand {
             linear-cross-entropy takes --shape NxDxV (tokens, hidden size, vocabulary) and times
             the fused linear + cross-entropy with all three gradients (64 MiB of scratch, OpenBLAS
             with --threads threads); it also reports gemm_ns, the same three GEMMs alone on the
-            same chunks.
+            same chunks. With --vocab-parallel (under mpirun, or as one rank without it) it runs
+            the vocab-parallel head instead: each rank holds its slice of the weight rows and
+            of their gradient, and prints one line (JSON: with rank and peak_rss_bytes).
             Inputs are prepared once, then the operation is warmed up and timed REPEAT times
             (by default as many as fit in about one second). Output buffers are allocated once:
             the kernels themselves allocate nothing.
@@ -22,6 +24,8 @@ struct Bench: ParsableCommand {
               losskit bench cross-entropy --shape 4096x1000 --threads 2
               losskit bench mse --shape 4194304 --json
               losskit bench linear-cross-entropy --shape 1024x512x32000
+              mpirun -np 2 losskit bench linear-cross-entropy --shape 2048x256x128256 \\
+                  --vocab-parallel --json
             """
     )
 
@@ -52,6 +56,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    @Flag(help: "linear-cross-entropy only: the vocab-parallel head, one line per rank (under mpirun).")
+    var vocabParallel = false
+
     @Option(help: """
         Start each buffer this many floats (0-15) past a 64-byte boundary. The default, 0, \
         aligns them as PyTorch's allocator aligns tensors; Swift arrays start 32 or 48 bytes \
@@ -64,6 +71,9 @@ struct Bench: ParsableCommand {
         if let repetitions, repetitions < 1 { throw ValidationError("--repeat must be at least 1, got \(repetitions)") }
         guard (0..<16).contains(offset) else { throw ValidationError("--offset must be 0 to 15, got \(offset)") }
         _ = try parsedShape()
+        if vocabParallel && op != .linearCrossEntropy {
+            throw ValidationError("--vocab-parallel applies to linear-cross-entropy only")
+        }
     }
 
     /// `4096x1000` → [4096, 1000]; rejects empty, zero and non-numeric sizes.
@@ -96,6 +106,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if vocabParallel { return try runVocabParallelLinearCrossEntropy() }
         if op == .linearCrossEntropy { return try runLinearCrossEntropy() }
         let dims = try parsedShape()
         let count = dims.reduce(1, *)

@@ -32,6 +32,16 @@ struct Eval: ParsableCommand {
               losskit eval l1_loss --input a.npy --target b.npy \\
                   --option reduction=none --precision double
 
+            Under mpirun (see Guides/Distributed.md), --data-parallel splits the rows
+            of every input across the ranks (the loss and gradient are identical to one
+            process's, bit for bit); --vocab-parallel splits the classes of
+            cross_entropy (the logits' columns, the class weights) or of
+            linear_cross_entropy (the rows of linear_weight and linear_bias). Every rank
+            reads the files and takes its slice ({rank} in a path reads one file per
+            rank, taken whole); rank 0 prints the loss and writes the gathered outputs.
+              mpirun -np 3 losskit eval cross_entropy --input x.npy --target t.npy \\
+                  --option label_smoothing=0.1 --vocab-parallel --grad-out g.npy
+
             Write the arrays with NumPy:  numpy.save("pred.npy", numpy.asarray(pred,
             dtype=numpy.float32))
             """
@@ -67,7 +77,14 @@ struct Eval: ParsableCommand {
     @Option(help: "Threads for the kernels that split rows (results do not depend on it).")
     var threads = 1
 
+    @Flag(help: "Under mpirun: split the classes of cross_entropy or linear_cross_entropy across the ranks.")
+    var vocabParallel = false
+
+    @Flag(help: "Under mpirun: split every input's rows (axis 0) across the ranks; same loss and gradient bits as one process.")
+    var dataParallel = false
+
     func run() throws {
+        if vocabParallel || dataParallel { return try runDistributed() }
         try reportingErrors("eval") {
             guard (1...256).contains(threads) else { throw ToolError.invalidArgument("--threads must be between 1 and 256") }
             let parsedOptions = try parseLossOptions(options)

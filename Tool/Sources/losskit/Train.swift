@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Loss
+import LossDistributed
 import SVGCharts
 
 struct Train: ParsableCommand {
@@ -27,6 +28,12 @@ struct Train: ParsableCommand {
             train mean as baselines; classification reports accuracy and per-class
             precision and recall. Writes training.svg (loss per epoch) and metrics.json
             into --out. Results are deterministic for a given --seed and --threads.
+
+            Under mpirun the training is data-parallel: each rank takes a share of every
+            batch (whole blocks of 16 rows), and the gradient of a batch is the sum of its
+            blocks' gradients in block order, as one process computes it, so the history
+            and metrics are identical for any number of ranks. Rank 0 prints and writes.
+              mpirun -np 3 losskit train --data digits --loss cross_entropy --seed 1
 
             Examples:
               losskit train --data california --loss mse_loss
@@ -68,20 +75,30 @@ struct Train: ParsableCommand {
     var out = "./losskit-out"
 
     func run() throws {
-        try reportingErrors("train") {
+        let comm: any Communicator
+        do {
+            comm = try Ranks.communicator()
+        } catch {
+            printError("losskit train: \(error)")
+            throw ExitCode(1)
+        }
+        try reportingDistributedErrors("train", comm) {
             var s = TrainingSettings()
             s.data = data
             s.loss = loss
-            s.options = try parseLossOptions(options)
+            s.options = try comm.agreeing { try parseLossOptions(options) }
             s.epochs = epochs
             s.batchSize = batchSize
             s.learningRate = lr
             s.hidden = hidden
             s.seed = seed
             s.threads = threads
-            try makeFolder(out)  // before training, so a bad --out fails fast
-            let progress = ProgressPrinter(interactive: isatty(1) != 0)
-            let result = try Trainer.run(s, observer: progress)
+            // Before training, so that a bad --out fails fast (rank 0 writes).
+            try comm.agreeing { if comm.rank == 0 { try makeFolder(out) } }
+            // mpirun gives rank 0 a terminal of its own: no live bar there.
+            let progress = comm.rank == 0 ? ProgressPrinter(interactive: isatty(1) != 0 && !MPICommunicator.isLaunchedByMPI) : nil
+            let result = try Trainer.run(s, observer: progress, communicator: comm)
+            guard comm.rank == 0 else { return }
             print(TrainingReport.summary(result).joined(separator: "\n"))
             for path in try TrainingReport.write(result, to: out) { print("wrote \(path)") }
         }

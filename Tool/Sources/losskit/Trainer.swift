@@ -1,5 +1,6 @@
 import Foundation
 import Loss
+import LossDistributed
 
 /// Settings of one training run.
 struct TrainingSettings {
@@ -98,8 +99,41 @@ protocol TrainingObserver {
 }
 
 enum Trainer {
+    /// Rows per block of a batch. The gradient of a batch is the sum, in block order,
+    /// of each block's gradient (its own forward and backward GEMMs), so it does not
+    /// depend on how the blocks are shared among ranks: data-parallel training gives
+    /// the same weights, bit for bit, on any number of ranks, and one process computes
+    /// it the same way.
+    static let blockRows = 16
+
     /// Loads the data, trains the MLP and evaluates it, the least-squares fit and the mean predictor.
-    static func run(_ s: TrainingSettings, observer: TrainingObserver?) throws -> TrainingResult {
+    ///
+    /// With a communicator of several ranks (`mpirun`), each rank takes a contiguous
+    /// share of the blocks of every batch: the loss is the data-parallel loss of the
+    /// whole batch and the blocks' gradients are gathered and added in block order on
+    /// every rank, so every rank takes the same Adam steps. Everything else (data,
+    /// shuffles, evaluation) is done by every rank alike. Only `observer` output
+    /// differs: give it on one rank.
+    static func run(_ s: TrainingSettings, observer: TrainingObserver?, communicator: any Communicator = SingleProcessCommunicator())
+        throws -> TrainingResult
+    {
+        let comm = communicator
+        // Every rank validates and loads the same data; they agree on any failure.
+        let setup = try comm.agreeing { try setUp(s) }
+        return try train(setup, observer: observer, communicator: comm)
+    }
+
+    /// What a validated run needs to train.
+    struct Setup {
+        var settings: TrainingSettings
+        var loss: TrainingLoss
+        var data: Dataset, train: Dataset, test: Dataset
+        var outputs: Int, epochs: Int
+        var sizes: [Int]
+        var description: [String]
+    }
+
+    static func setUp(_ s: TrainingSettings) throws -> Setup {
         guard s.batchSize >= 1 else { throw ToolError.invalidArgument("--batch-size must be at least 1") }
         guard s.hidden >= 1 && s.hidden <= 4096 else { throw ToolError.invalidArgument("--hidden must be between 1 and 4096") }
         guard s.learningRate > 0 && s.learningRate.isFinite else { throw ToolError.invalidArgument("--lr must be a positive number") }
@@ -134,6 +168,19 @@ enum Trainer {
         }
         let epochs = s.epochs ?? s.defaultEpochs(for: data)
         let sizes = [data.featureCount, s.hidden, s.hidden, outputs]
+        return Setup(
+            settings: s, loss: loss, data: data, train: train, test: test, outputs: outputs, epochs: epochs, sizes: sizes,
+            description: description)
+    }
+
+    static func train(_ setup: Setup, observer: TrainingObserver?, communicator comm: any Communicator) throws -> TrainingResult {
+        let s = setup.settings, loss = setup.loss, data = setup.data, train = setup.train, test = setup.test
+        let outputs = setup.outputs, epochs = setup.epochs, sizes = setup.sizes
+        var description = setup.description
+        if comm.size > 1 {
+            description.append(
+                "data-parallel over \(comm.size) ranks: each takes a share of every batch's blocks of \(Trainer.blockRows) rows")
+        }
         var result = TrainingResult(settings: s, epochs: epochs, dataDescription: description, architecture: sizes)
         result.trainRows = train.rows
         result.testRows = test.rows
@@ -177,17 +224,49 @@ enum Trainer {
             for i in stride(from: train.rows - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
             for b in 0..<batches {
                 let rows = Array(order[(b * s.batchSize)..<min(train.rows, (b + 1) * s.batchSize)])
-                batchInput.removeAll(keepingCapacity: true)
-                for r in rows { batchInput += train.features[(r * f)..<((r + 1) * f)] }
-                let trace = model.forward(batchInput, rows: rows.count)
+                // This rank's blocks of the batch, forward block by block.
+                let blocks = (rows.count + blockRows - 1) / blockRows
+                let mine = BalancedSplit.range(part: comm.rank, of: comm.size, count: blocks)
+                let first = min(rows.count, mine.lowerBound * blockRows), end = min(rows.count, mine.upperBound * blockRows)
+                var traces: [MLP.Trace] = [], output: [Float] = []
+                for block in mine {
+                    let blockRowRange = (block * blockRows)..<min(rows.count, (block + 1) * blockRows)
+                    batchInput.removeAll(keepingCapacity: true)
+                    for r in rows[blockRowRange] { batchInput += train.features[(r * f)..<((r + 1) * f)] }
+                    traces.append(model.forward(batchInput, rows: blockRowRange.count))
+                    output += traces.last!.output
+                }
                 let (value, gradient) = try loss.evaluate(
-                    output: trace.output, rows: rows.count, columns: outputs, target: target(train, rows), wantGradient: true)
+                    output: output, rows: end - first, columns: outputs, target: target(train, Array(rows[first..<end])),
+                    communicator: comm)
                 guard value.isFinite else {
                     throw ToolError.invalidArgument(
                         "the \(s.loss) loss became \(value) in epoch \(epoch), batch \(b + 1); try a smaller --lr"
                             + (loss.targets == .values && outputs > 1 ? " or a loss that suits one-hot class targets" : ""))
                 }
-                adam.update(&model.parameters, gradient: model.backward(trace, outputGradient: gradient!))
+                // Each block's parameter gradient, gathered from every rank and added in block order.
+                var partials: [Float] = []
+                partials.reserveCapacity(traces.count * model.parameterCount)
+                var offset = 0
+                for trace in traces {
+                    let count = trace.rows * outputs
+                    partials += model.backward(trace, outputGradient: Array(gradient[offset..<(offset + count)]))
+                    offset += count
+                }
+                let counts = (0..<comm.size).map {
+                    BalancedSplit.range(part: $0, of: comm.size, count: blocks).count * model.parameterCount
+                }
+                let all = comm.size == 1 ? partials : try comm.allGather(partials, counts: counts)
+                var batchGradient = Array(all[0..<model.parameterCount])
+                batchGradient.withUnsafeMutableBufferPointer { sum in
+                    all.withUnsafeBufferPointer { parts in
+                        for block in 1..<blocks {
+                            let part = parts.baseAddress! + block * sum.count
+                            for i in 0..<sum.count { sum[i] += part[i] }
+                        }
+                    }
+                }
+                adam.update(&model.parameters, gradient: batchGradient)
                 observer?.batch(epoch: epoch, epochs: epochs, batch: b + 1, batches: batches, loss: value,
                                 elapsed: Date().timeIntervalSince(start))
             }

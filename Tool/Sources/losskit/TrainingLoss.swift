@@ -1,5 +1,6 @@
 import Foundation
 import Loss
+import LossDistributed
 
 /// A registry loss set up for training: which targets it takes and what output
 /// head the network needs in front of it.
@@ -25,6 +26,8 @@ struct TrainingLoss {
 
     let name: String
     let loss: any LossFunction<Float>
+    /// The same loss over a batch split across ranks (bitwise the single-process result).
+    let dataParallel: DataParallelLoss<Float>
     let targets: Targets
     let head: Head
 
@@ -43,6 +46,7 @@ struct TrainingLoss {
         }
         self.name = name
         self.loss = loss
+        self.dataParallel = try DataParallelLoss<Float>(name, options: options)
         self.targets = specs[1].kind == .values ? .values : .classIndices
         switch name {
         case "nll_loss": head = .logSoftmax
@@ -69,6 +73,40 @@ struct TrainingLoss {
     func evaluate(
         output: [Float], rows: Int, columns: Int, target: BatchTarget, wantGradient: Bool
     ) throws -> (value: Double, gradient: [Float]?) {
+        let (raw, inputs) = try prepare(output: output, rows: rows, columns: columns, target: target)
+        let value = try loss.forward(inputs)
+        guard value.count == 1 else {
+            throw ToolError.invalidArgument("training needs a loss that reduces to one number; drop the option reduction=none")
+        }
+        guard wantGradient else { return (Double(value[flat: 0]), nil) }
+        guard let g = try loss.backward(inputs, upstream: Tensor(scalar: 1))["input"] else {
+            throw ToolError.invalidArgument("\(name) returned no gradient for its input")
+        }
+        return (Double(value[flat: 0]), try headBackward(raw, inputs, g))
+    }
+
+    /// The loss of a batch whose rows are split across the ranks of `communicator`
+    /// (this rank's `rows` outputs and targets, in rank order) and the gradient of
+    /// this rank's outputs: the mean is over the whole batch, and the value and each
+    /// row's gradient are bitwise those of one process evaluating the whole batch.
+    func evaluate(
+        output: [Float], rows: Int, columns: Int, target: BatchTarget, communicator: any Communicator
+    ) throws -> (value: Double, gradient: [Float]) {
+        let (raw, inputs) = try prepare(output: output, rows: rows, columns: columns, target: target)
+        let r = try dataParallel.valueWithGradient(inputs, upstream: Tensor(scalar: 1), communicator: communicator)
+        guard r.value.count == 1 else {
+            throw ToolError.invalidArgument("training needs a loss that reduces to one number; drop the option reduction=none")
+        }
+        guard let g = r.gradients["input"] else {
+            throw ToolError.invalidArgument("\(name) returned no gradient for its input")
+        }
+        return (Double(r.value[flat: 0]), try headBackward(raw, inputs, g))
+    }
+
+    /// The network's raw outputs as a tensor and the loss's inputs (after the head).
+    private func prepare(output: [Float], rows: Int, columns: Int, target: BatchTarget) throws
+        -> (Tensor<Float>, LossInputs<Float>)
+    {
         let shape = columns == 1 ? [rows] : [rows, columns]
         let raw = try Tensor(shape: shape, scalars: output)
         var input = raw
@@ -85,23 +123,21 @@ struct TrainingLoss {
         case .values(let v): inputs["target"] = .values(try Tensor(shape: shape, scalars: v))
         case .indices(let i): inputs["target"] = .indices(Tensor(i))
         }
-        let value = try loss.forward(inputs)
-        guard value.count == 1 else {
-            throw ToolError.invalidArgument("training needs a loss that reduces to one number; drop the option reduction=none")
-        }
-        guard wantGradient else { return (Double(value[flat: 0]), nil) }
-        guard var g = try loss.backward(inputs, upstream: Tensor(scalar: 1))["input"] else {
-            throw ToolError.invalidArgument("\(name) returned no gradient for its input")
-        }
+        return (raw, inputs)
+    }
+
+    /// The gradient with respect to the raw outputs, from the loss's gradient `g` with respect to its input.
+    private func headBackward(_ raw: Tensor<Float>, _ inputs: LossInputs<Float>, _ g: Tensor<Float>) throws -> [Float] {
         switch head {
-        case .identity: break
+        case .identity:
+            return g.scalars
         case .logSoftmax:
-            g = try AxisFunction<Float>(.logSoftmax, dim: -1).backward(LossInputs(["input": .values(raw)]), upstream: g)["input"]!
+            return try AxisFunction<Float>(.logSoftmax, dim: -1).backward(LossInputs(["input": .values(raw)]), upstream: g)["input"]!
+                .scalars
         case .sigmoid:
-            let p = input.scalars
-            g = try Tensor(shape: shape, scalars: g.scalars.enumerated().map { $0.element * p[$0.offset] * (1 - p[$0.offset]) })
+            let p = try inputs.values("input").scalars
+            return g.scalars.enumerated().map { $0.element * p[$0.offset] * (1 - p[$0.offset]) }
         }
-        return (Double(value[flat: 0]), g.scalars)
     }
 }
 
