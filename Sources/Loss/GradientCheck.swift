@@ -26,7 +26,9 @@ public enum GradientCheck {
         public var worstNumeric: Double = 0
         /// How many partial derivatives were compared.
         public var checked = 0
-        /// Inputs the loss declares differentiable for which backward returned no gradient.
+        /// Inputs given as values that the loss declares differentiable and for which
+        /// backward returned no gradient (an optional input left out, or class indices
+        /// where values could go, has none to return).
         public var missingGradients: [String] = []
 
         /// True when every gradient is present and the worst error is at most `tolerance`.
@@ -71,7 +73,10 @@ public enum GradientCheck {
         }
 
         var report = Report()
-        report.missingGradients = loss.inputSpecs.filter { $0.differentiable && analytic[$0.name] == nil }.map(\.name)
+        report.missingGradients = loss.inputSpecs.filter { spec in
+            guard spec.differentiable, analytic[spec.name] == nil, case .values? = inputs[spec.name] else { return false }
+            return true
+        }.map(\.name)
         for name in inputs.names {
             guard let gradient = analytic[name], case .values(let x)? = inputs[name] else { continue }
             guard gradient.shape == x.shape else {

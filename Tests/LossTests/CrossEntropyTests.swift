@@ -112,7 +112,8 @@ import _TestSupport
         #expect(throws: LossError.shapeMismatch(argument: "weight", expected: "[4] (one weight per class)", actual: "[3]")) {
             try CrossEntropyLoss(weight: Tensor([1, 1, 1]))(x, Tensor([0, 1, 2]))
         }
-        #expect(throws: LossError.invalidOption(name: "label_smoothing", value: "1.5", expected: "a value in [0, 1]")) {
+        // The typed call names the option by its Swift label.
+        #expect(throws: LossError.invalidOption(name: "labelSmoothing", value: "1.5", expected: "a value in [0, 1]")) {
             try CrossEntropyLoss<Double>(labelSmoothing: 1.5)(x, Tensor([0, 1, 2]))
         }
         #expect(throws: LossError.self) { try ce(x, Tensor([0, 1])) }

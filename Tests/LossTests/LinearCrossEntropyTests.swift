@@ -290,7 +290,7 @@ struct UnfusedLinearCE {
             }
         }
         #expect(throws: LossError.invalidOption(
-            name: "memory_budget", value: "40 bytes",
+            name: "memoryBudget", value: "40 bytes",
             expected: "at least 49 bytes (one row of 5 logits of Double, plus 1/32 for BLAS)"))
         {
             try LinearCrossEntropyLoss<Double>(memoryBudget: 40).callAsFunction(p.x, weight: p.w, p.t)
