@@ -48,6 +48,8 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
         let x = try inputs.values("input")
         let layout = try AxisLayout(shape: x.shape, axis: dim)
         let shape = try outputShape(x.shape)
+        // amax's error for an empty axis comes before its rows are allocated.
+        if operation == .amax { try checkMaxAxis(layout) }
         var out = [Scalar](repeating: 0, count: keepsShape ? layout.count : layout.rows)
         try x.withUnsafeBufferPointer { xb in
             try out.withUnsafeMutableBufferPointer { o in
@@ -109,6 +111,8 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
 /// Visits every element of a layout with its flat index and its row (`o * inner + i`).
 @inline(__always)
 func eachElement(_ layout: AxisLayout, _ body: (_ flat: Int, _ row: Int) -> Void) {
+    // No element: the empty rows of a shape without elements are not walked one by one.
+    guard layout.count > 0 else { return }
     var flat = 0
     for o in 0..<layout.outer {
         for _ in 0..<layout.length {

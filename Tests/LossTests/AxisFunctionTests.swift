@@ -31,6 +31,26 @@ import _TestSupport
         #expect(try AxisFunction<Double>(.logSumExp, dim: 0).forward(x).scalar == -.infinity)
     }
 
+    /// Rows of length 0 are not walked one by one: the largest shape without elements
+    /// reduces, softmaxes and differentiates at once (sum 0, mean NaN, logsumexp -inf, an
+    /// empty softmax), and amax's error comes before its rows are allocated.
+    @Test func emptyAxisWithManyRowsIsFast() throws {
+        let x = LossInputs<Float>(["input": .values(try Tensor(shape: [maximumEmptyShapeRows, 0], scalars: []))])
+        let clock = ContinuousClock(), start = clock.now
+        for op in [AxisOperation.softmax, .logSoftmax] {
+            let f = AxisFunction<Float>(op, dim: 1)
+            #expect(try f.forward(x).shape == [maximumEmptyShapeRows, 0])
+            #expect(try f.backward(x, upstream: try Tensor(shape: [maximumEmptyShapeRows, 0], scalars: []))["input"]!.count == 0)
+        }
+        let sums = try AxisFunction<Float>(.sum, dim: 1).forward(x)
+        #expect(sums.count == maximumEmptyShapeRows && sums[flat: 12345] == 0)
+        #expect(try AxisFunction<Float>(.logSumExp, dim: 1).forward(x)[flat: 7] == -.infinity)
+        #expect(throws: LossError.emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")) {
+            try AxisFunction<Float>(.amax, dim: 1).forward(x)
+        }
+        #expect(clock.now - start < .seconds(20))
+    }
+
     @Test func badDimensionIsATypedError() {
         let x = LossInputs<Double>(["input": .values(TestSupport.normal([2, 3], seed: 52))])
         #expect(throws: LossError.invalidOption(name: "dim", value: "2", expected: "a dimension in [-2, 1] for shape [2, 3]")) {
