@@ -8,14 +8,17 @@ public enum AxisOperation: String, Sendable, CaseIterable {
     case softmax
     /// `y = x - logsumexp(x)`; backward `dx = dy - softmax(x) sum(dy)`.
     case logSoftmax = "log_softmax"
-    /// `y = log sum exp(x)` (a row of `-inf` gives `-inf`); backward `dx = dy softmax(x)`.
+    /// `y = log sum exp(x)` (a row of `-inf` gives `-inf`); backward `dx = dy softmax(x)`,
+    /// which is PyTorch's `dy exp(x - y)`, but for a row holding `+inf` (y = `+inf`):
+    /// NaN at the `+inf` entries and 0 elsewhere, as PyTorch.
     case logSumExp = "logsumexp"
     /// `y = sum x`; backward `dx = dy`.
     case sum
     /// `y = mean x`; backward `dx = dy / n`.
     case mean
     /// `y = max x` (NaN propagates); backward splits `dy` evenly among the
-    /// entries equal to the maximum, as PyTorch's `amax` does.
+    /// entries equal to the maximum, as PyTorch's `amax` does (a row whose max is
+    /// NaN has no such entry: its gradient is NaN, `(dy / 0) · 0`, as in PyTorch).
     case amax
 }
 
@@ -90,7 +93,13 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
             try x.withUnsafeBufferPointer { xb in
                 try dx.withUnsafeMutableBufferPointer { o in try Kernels.softmax(xb, layout: layout, into: o, threads: threads) }
             }
-            eachElement(layout) { flat, row in dx[flat] *= upstream[flat: row] }
+            // PyTorch's backward is dy · exp(x - lse). Where lse is +inf (a row holding +inf and
+            // no NaN) that is NaN at the +inf entries and 0 elsewhere; softmax's row is all NaN there.
+            let lse = try forward(inputs)
+            eachElement(layout) { flat, row in
+                if lse[flat: row] == .infinity { dx[flat] = x[flat: flat] == .infinity ? .nan : 0 }
+                dx[flat] *= upstream[flat: row]
+            }
         case .sum:
             eachElement(layout) { flat, row in dx[flat] = upstream[flat: row] }
         case .mean:
@@ -100,8 +109,10 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
             let m = try forward(inputs)
             var ties = [Int](repeating: 0, count: layout.rows)
             eachElement(layout) { flat, row in if x[flat: flat] == m[flat: row] { ties[row] += 1 } }
+            // (dy / ties) · [x = max], as PyTorch: a row whose max is NaN has no entry equal to
+            // it, so every entry is (dy / 0) · 0 = NaN.
             eachElement(layout) { flat, row in
-                if x[flat: flat] == m[flat: row] { dx[flat] = upstream[flat: row] / Scalar(ties[row]) }
+                dx[flat] = upstream[flat: row] / Scalar(ties[row]) * (x[flat: flat] == m[flat: row] ? 1 : 0)
             }
         }
         return ["input": Tensor(uncheckedShape: x.shape, scalars: dx)]
