@@ -21,7 +21,9 @@
 ///
 /// Bad input: a negative (or NaN) variance throws
 /// ``LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
-/// `eps <= 0` throws ``LossError/invalidOption(name:value:expected:)``; a
+/// a negative or non-finite `eps` throws ``LossError/invalidOption(name:value:expected:)``
+/// (`eps = 0` is accepted, as in PyTorch: a zero variance then gives the formula's
+/// infinite or NaN loss); a
 /// `var` of any other shape throws ``LossError/shapeMismatch(argument:expected:actual:)``.
 public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
     public var full: Bool
@@ -48,7 +50,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     private func operands(_ inputs: LossInputs<Scalar>) throws -> Operands {
         let input = try inputs.values("input"), target = try inputs.values("target"), v = try inputs.values("var")
-        try InputChecks.option("eps", eps, valid: eps > 0 && eps.isFinite, expected: "a finite number > 0")
+        try InputChecks.option("eps", eps, valid: eps >= 0 && eps.isFinite, expected: "a finite number >= 0")
         try checkSameShape(input, "input", target, "target")
         let shape = input.shape
         var o = Operands(input: input, target: target, variance: v)

@@ -128,8 +128,8 @@ let lossBadInputs: [BadInput] = [
     BadInput("NaN Huber delta", .invalidOption(name: "delta", value: "nan", expected: "a finite number > 0")) {
         try run("huber_loss", ["delta": .double(.nan)], ["input": .values(pair.0), "target": .values(pair.1)])
     },
-    BadInput("zero Gaussian NLL eps", .invalidOption(name: "eps", value: "0.0", expected: "a finite number > 0")) {
-        try run("gaussian_nll_loss", ["eps": .double(0)], ["input": .values(pair.0), "target": .values(pair.1), "var": .values(pair.1)])
+    BadInput("negative Gaussian NLL eps", .invalidOption(name: "eps", value: "-1e-06", expected: "a finite number >= 0")) {
+        try run("gaussian_nll_loss", ["eps": .double(-1e-6)], ["input": .values(pair.0), "target": .values(pair.1), "var": .values(pair.1)])
     },
     BadInput("NaN ranking margin", .invalidOption(name: "margin", value: "nan", expected: "a finite number")) {
         try run(
