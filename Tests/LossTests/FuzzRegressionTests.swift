@@ -54,6 +54,23 @@ import _TestSupport
         #expect(clock.now - start < .seconds(60))
     }
 
+    /// The decoder builds the shapes a lying header would claim: a size 0 beside a huge one
+    /// (refused, or evaluated when within maximumEmptyShapeRows), for losses of every kind.
+    @Test func decoderBuildsShapesWithoutElementsAndHugeSizes() {
+        var g = SeededGenerator(seed: 78)
+        var refused = Set<String>(), evaluated = Set<String>()
+        for _ in 0..<20_000 {
+            let bytes = (0..<64).map { _ in UInt8.random(in: 0...255, using: &g) }
+            let input = LossFuzzInput(bytes: bytes)
+            for i in input.inputs where i.shape.contains(0) {
+                let rows = i.shape.filter { $0 != 0 }.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+                if rows > maximumEmptyShapeRows { refused.insert(input.function) } else if rows >= 1 << 10 { evaluated.insert(input.function) }
+            }
+        }
+        #expect(refused.count >= LossRegistry.functionNames.count * 3 / 4, "\(refused.count) functions")
+        #expect(evaluated.count >= LossRegistry.functionNames.count / 2, "\(evaluated.count) functions")
+    }
+
     /// The decoder itself is deterministic and total: a fixed sweep of byte strings never traps.
     @Test func decoderSweep() {
         var g = SeededGenerator(seed: 77)
