@@ -270,7 +270,9 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
         try a.withUnsafeBufferPointer { ab in
             try p.withUnsafeBufferPointer { pb in
                 try n.withUnsafeBufferPointer { nb in
-                    for r in 0..<rows {
+                    // Rows of no elements are all the same row: the first one's loss is every
+                    // row's (and there is no gradient entry to write), not recomputed row by row.
+                    for r in 0..<(width == 0 ? min(rows, 1) : rows) {
                         let range = (r * width)..<((r + 1) * width)
                         let ar = UnsafeBufferPointer(rebasing: ab[range])
                         let pr = UnsafeBufferPointer(rebasing: pb[range])
@@ -317,6 +319,7 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
                 }
             }
         }
+        if width == 0, rows > 1 { losses = Array(repeating: losses[0], count: rows) }
         let value = try reduce(losses, shape: outShape, reduction)
         guard weights != nil else { return (value, [:]) }
         return (
