@@ -15,9 +15,10 @@ struct Verify: ParsableCommand {
                       + 1e-13 max(1, max|output|), times max|upstream| for gradients
                       (float64 references are exact only to ~1e-16 of the terms of order
                       one they are computed from, however small the result)
-            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped".
-            A case whose only mismatches are differences LossKit documents as deliberate (focal
-            cross-entropy's gradient where PyTorch's is NaN: see the README) is printed as
+            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped"
+            (case ids and messages from the file with control characters escaped).
+            A case whose only mismatches are differences LossKit documents as deliberate (the
+            focal losses' gradients where PyTorch's are NaN: see the README) is printed as
             DIFF with the reason, and counted as ", D differ by design" after the summary.
             Exit status: 0 when everything passed or differs by design, 1 when a case failed or
             was skipped (unsupported function or option), 2 when a file cannot be read or is not
