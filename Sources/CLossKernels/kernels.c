@@ -157,10 +157,10 @@ static double lk_pointwise_serial_f64(int kind, const double *x, const double *y
         double d = x[i] - y[i], value, dx;
         if (kind == 0) {
             value = d * d;
-            dx = 2.0 * d;
+            dx = d;  // the 2 is in `scale` (see lk_pointwise_f64)
         } else if (kind == 1) {
             value = fabs(d);
-            dx = d > 0 ? 1.0 : d < 0 ? -1.0 : d;
+            dx = d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;  // sign(NaN) = 0, as torch.sign
         } else {
             double e = exp(-fabs(x[i]));
             value = (1.0 - y[i]) * x[i] + (x[i] < 0 ? -x[i] : 0.0) + log1p(e);
@@ -227,15 +227,18 @@ double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, f
                         const float *upstream, float scale, int threads) {
     // Gradients of 16 MiB or more exceed the caches: non-temporal stores skip the
     // read-for-ownership and the later eviction. Decided by n alone.
+    // The squared error's gradient 2 d takes its 2 in the scale, (2 scale upstream_i) d, as PyTorch's
+    // (d · 2/n) · upstream for `mean`: d = 3e38 with n = 2 gives 3e38, where 2 d overflows.
     lk_pointwise_job j = {.kind = kind, .is_double = 0, .stream = n * (ptrdiff_t)sizeof(float) >= (16 << 20),
-                          .x = x, .y = y, .up = upstream, .values = values, .grad = grad, .scale = scale, .n = n};
+                          .x = x, .y = y, .up = upstream, .values = values, .grad = grad,
+                          .scale = kind == 0 ? 2.0 * (double)scale : (double)scale, .n = n};
     return lk_pointwise(&j, threads);
 }
 
 double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
                         const double *upstream, double scale, int threads) {
     lk_pointwise_job j = {.kind = kind, .is_double = 1, .x = x, .y = y, .up = upstream, .values = values,
-                          .grad = grad, .scale = scale, .n = n};
+                          .grad = grad, .scale = kind == 0 ? 2.0 * scale : scale, .n = n};
     return lk_pointwise(&j, threads);
 }
 

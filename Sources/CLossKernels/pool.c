@@ -89,6 +89,8 @@ static void *lk_worker(void *unused) {
 // within 2%. The parts are contiguous row ranges, so results do not change.
 #define LK_PARTS_PER_THREAD 4
 
+int lk_max_threads(void) { return LK_MAX_WORKERS + 1; }
+
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads) {
     // At least 32768 elements per part (before the rounding below), except that from 8192
     // per thread each thread gets one part. Below that, handing work to a thread costs more

@@ -1,3 +1,7 @@
+#if canImport(Foundation)
+import Foundation
+#endif
+
 /// How a row-major tensor is seen by a kernel that works along one axis:
 /// `outer` blocks of `length` entries along the axis, each entry followed by
 /// `inner` contiguous positions. Element `(o, c, i)` sits at
@@ -70,16 +74,24 @@ public struct AxisLayout: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The number of elements of `shape` (1 for `[]`).
+///
+/// A shape is valid when every size is non-negative and the product of its sizes,
+/// **zero sizes aside**, fits an `Int`: every row count derived from it (`outer`,
+/// `inner`, their product) is then representable. A shape with a zero size holds no
+/// data, yet its other sizes still set how many per-row results a reduction over its
+/// empty axis has (`sum` of a `(5, 0)` tensor along `dim=1` is five zeros, as in
+/// PyTorch); such a shape may describe at most ``maximumEmptyShapeRows`` of them,
+/// so that no result or scratch buffer sized by those rows can outgrow memory.
 /// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` for a negative
-///   size or a product that does not fit an `Int` (instead of trapping).
+///   size, a product that does not fit an `Int` (instead of trapping), or a shape
+///   without elements whose other sizes exceed ``maximumEmptyShapeRows``.
 public func checkedElementCount(_ shape: [Int], argument: String = "shape") throws -> Int {
     guard shape.allSatisfy({ $0 >= 0 }) else {
         throw LossError.shapeMismatch(argument: argument, expected: "non-negative sizes", actual: describeShape(shape))
     }
+    // The product of the sizes other than zero: a bound on every row count of the shape.
     var product = 1
-    // A zero anywhere makes the product 0 whatever the other sizes are.
-    if shape.contains(0) { return 0 }
-    for d in shape {
+    for d in shape where d != 0 {
         let (p, overflow) = product.multipliedReportingOverflow(by: d)
         guard !overflow else {
             throw LossError.shapeMismatch(
@@ -87,5 +99,44 @@ public func checkedElementCount(_ shape: [Int], argument: String = "shape") thro
         }
         product = p
     }
-    return product
+    guard shape.contains(0) else { return product }
+    guard product <= maximumEmptyShapeRows else {
+        throw LossError.shapeMismatch(
+            argument: argument,
+            expected: "a shape without elements whose other sizes multiply to at most \(maximumEmptyShapeRows)"
+                + " (they set the number of per-row results)",
+            actual: describeShape(shape))
+    }
+    return 0
 }
+
+/// The most rows a shape without elements may describe: its sizes other than zero
+/// multiplied (see ``checkedElementCount(_:argument:)``), 2^24. A reduction over the
+/// empty axis of such a shape has one result per row with no data behind it, so a
+/// `.npy` header or reference file claiming `(2^62, 0)` must not size buffers or
+/// loops: with this bound no such result exceeds 128 MiB (in Double) or takes more
+/// than a few seconds. An empty batch of 4096 × 4096 images, `(0, 4096, 4096)`, is
+/// within it; PyTorch has no such bound (it would run out of memory instead).
+public let maximumEmptyShapeRows = 1 << 24
+
+/// The most scalars of type `T` one result may hold: the machine's physical memory.
+/// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` when `count`
+///   elements of `T` do not fit in it, before anything is allocated.
+public func checkAllocation<T>(_ count: Int, of _: T.Type, argument: String, shape: [Int]) throws {
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+    guard count >= 0, !overflow, bytes <= physicalMemoryBytes else {
+        throw LossError.shapeMismatch(
+            argument: argument,
+            expected: "a shape whose \(count) elements of \(T.self) fit in memory (\(physicalMemoryBytes) bytes)",
+            actual: describeShape(shape))
+    }
+}
+
+/// Bytes of physical memory (16 GiB where the platform cannot say).
+let physicalMemoryBytes: Int = {
+    #if canImport(Foundation)
+    let bytes = ProcessInfo.processInfo.physicalMemory
+    if bytes > 0 { return Int(clamping: bytes) }
+    #endif
+    return 1 << 34
+}()

@@ -66,11 +66,24 @@ public struct LinearCrossEntropyGradients<T>: @unchecked Sendable {
 public func linearCrossEntropyChunkRows<T: KernelScalar>(
     tokens: Int, vocabulary: Int, budgetBytes: Int, scalar _: T.Type = T.self
 ) throws -> Int {
-    let perRow = (vocabulary + 1) * MemoryLayout<T>.stride
+    guard tokens >= 0, vocabulary >= 0 else {
+        throw LossError.shapeMismatch(
+            argument: "shape", expected: "non-negative sizes", actual: "[\(tokens), \(vocabulary)] (N, V)")
+    }
+    // One row of V + 1 scalars, and the smallest budget b whose b - b/32 holds it (at most
+    // perRow + ceil(perRow / 31), a step or two above the least): no overflow, no long search.
+    let (columns, o1) = vocabulary.addingReportingOverflow(1)
+    let (perRow, o2) = columns.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+    let (bound, o3) = perRow.addingReportingOverflow((perRow + 30) / 31)
+    guard !o1, !o2, !o3 else {
+        throw LossError.invalidOption(
+            name: "memory_budget", value: "\(budgetBytes) bytes",
+            expected: "room for one row of \(vocabulary) logits of \(T.self), more bytes than an Int counts")
+    }
     let usable = budgetBytes - budgetBytes / 32
     guard usable >= perRow else {
-        var minimum = perRow
-        while minimum - minimum / 32 < perRow { minimum += 1 }
+        var minimum = bound
+        while minimum - 1 >= perRow, (minimum - 1) - (minimum - 1) / 32 >= perRow { minimum -= 1 }
         throw LossError.invalidOption(
             name: "memory_budget", value: "\(budgetBytes) bytes",
             expected: "at least \(minimum) bytes (one row of \(vocabulary) logits of \(T.self), plus 1/32 for BLAS)")
@@ -81,9 +94,12 @@ public func linearCrossEntropyChunkRows<T: KernelScalar>(
 }
 
 /// Scalars of workspace ``linearCrossEntropy(input:weight:bias:targets:classWeights:shape:options:losses:gradients:gradientScale:upstream:workspace:)``
-/// needs for chunks of `chunkRows` rows: the chunk's logits and a column of ones.
+/// needs for chunks of `chunkRows` rows: the chunk's logits and a column of ones
+/// (`Int.max` when that count does not fit an `Int`: no buffer is that large).
 public func linearCrossEntropyWorkspaceCount(chunkRows: Int, vocabulary: Int) -> Int {
-    chunkRows * (vocabulary + 1)
+    let (columns, o1) = vocabulary.addingReportingOverflow(1)
+    let (count, o2) = chunkRows.multipliedReportingOverflow(by: columns)
+    return o1 || o2 ? Int.max : count
 }
 
 /// Fused `cross_entropy(input · weightᵀ + bias, targets)` over chunks of token rows,
@@ -135,16 +151,24 @@ public func linearCrossEntropy<T: KernelScalar>(
             throw LossError.shapeMismatch(argument: name, expected: "\(expected) elements (\(described))", actual: "\(count) elements")
         }
     }
-    try check("input", input.count, n * d, "N × D = \(n) × \(d)")
-    try check("weight", weight.count, v * d, "V × D = \(v) × \(d)")
+    func product(_ a: Int, _ b: Int) throws -> Int {
+        let (p, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow else {
+            throw LossError.shapeMismatch(argument: "shape", expected: "sizes whose products fit an Int", actual: "[\(n), \(d), \(v)]")
+        }
+        return p
+    }
+    let nd = try product(n, d), vd = try product(v, d)
+    try check("input", input.count, nd, "N × D = \(n) × \(d)")
+    try check("weight", weight.count, vd, "V × D = \(v) × \(d)")
     if let bias { try check("bias", bias.count, v, "V = \(v)") }
     try check("target", targets.count, n, "N = \(n)")
     if let classWeights { try check("class weight", classWeights.count, v, "V = \(v)") }
     try check("losses", losses.count, n, "N = \(n)")
     if let upstream { try check("upstream", upstream.count, n, "N = \(n)") }
     if let gradients {
-        try check("input gradient", gradients.input.count, n * d, "N × D = \(n) × \(d)")
-        try check("weight gradient", gradients.weight.count, v * d, "V × D = \(v) × \(d)")
+        try check("input gradient", gradients.input.count, nd, "N × D = \(n) × \(d)")
+        try check("weight gradient", gradients.weight.count, vd, "V × D = \(v) × \(d)")
         if let gb = gradients.bias { try check("bias gradient", gb.count, v, "V = \(v)") }
     }
     try checkLinearCrossEntropyOptions(options)
@@ -152,6 +176,13 @@ public func linearCrossEntropy<T: KernelScalar>(
         throw LossError.emptyInput(argument: "weight", reason: "cross-entropy needs at least one class (V > 0)")
     }
     try checkClassIndices(targets, classes: v, ignoreIndex: options.ignoreIndex)
+    // With D = 0 the N × V logits come from no data (all zero, or the bias): as many as a
+    // shape without elements may describe, not as many as two headers can claim.
+    if d == 0, n > 0, try product(n, v) > maximumEmptyShapeRows {
+        throw LossError.shapeMismatch(
+            argument: "input", expected: "N × V at most \(maximumEmptyShapeRows) logits when D is 0 (they hold no data)",
+            actual: "N × V = \(n) × \(v)")
+    }
 
     if let gradients {
         // The first chunk's weight GEMM overwrites (beta = 0); without rows or hidden units it never runs.
@@ -169,6 +200,7 @@ public func linearCrossEntropy<T: KernelScalar>(
             argument: "workspace", expected: "at least \(needed) elements (chunk rows × (V + 1))",
             actual: "\(workspace.count) elements")
     }
+    if workspace == nil { try checkAllocation(needed, of: T.self, argument: "workspace", shape: [rowsPerChunk, v + 1]) }
     let owned = workspace == nil ? UnsafeMutableBufferPointer<T>.allocate(capacity: needed) : nil
     defer { owned?.deallocate() }
     let space = workspace ?? owned!

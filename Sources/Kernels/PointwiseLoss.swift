@@ -2,9 +2,11 @@ import CLossKernels
 
 /// The elementwise losses with a fused, vectorized forward+backward kernel.
 public enum PointwiseLossKind: Int32, Sendable, CaseIterable {
-    /// `(x - y)²`, gradient `2 (x - y)`.
+    /// `(x - y)²`, gradient `2 (x - y)`, formed as `(2 · gradientScale · upstream_i) (x - y)`,
+    /// as PyTorch's `(x - y) · (2 / n) · upstream` for `mean` (never `2 (x - y)` first, which
+    /// overflows Float for `x - y` beyond 1.7e38 when the scaled gradient does not).
     case squaredError = 0
-    /// `|x - y|`, gradient `sign(x - y)` with `sign(0) = 0`.
+    /// `|x - y|`, gradient `sign(x - y)` with `sign(0) = 0` and `sign(NaN) = 0`, as `torch.sign`.
     case absoluteError = 1
     /// `(1 - y) x + log(1 + exp(-x))` on logits `x` (binary cross-entropy with
     /// logits, computed as `max(-x, 0) + log1p(exp(-|x|))`, never overflowing),

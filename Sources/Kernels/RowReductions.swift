@@ -65,10 +65,7 @@ public func rowMax<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into out: UnsafeMutableBufferPointer<T>,
     argmax: UnsafeMutableBufferPointer<Int>? = nil, threads: Int = 1
 ) throws {
-    try layout.validate()
-    guard layout.length > 0 || layout.rows == 0 else {
-        throw LossError.emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")
-    }
+    try checkMaxAxis(layout)
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     try checkCount("input", x.count, layout.count, layout)
@@ -78,6 +75,14 @@ public func rowMax<T: KernelScalar>(
     switch precision {
     case .single: lk_max_f32(asF(xb), asF(ob), ab, layout.outer, layout.length, layout.inner, t)
     case .double: lk_max_f64(asD(xb), asD(ob), ab, layout.outer, layout.length, layout.inner, t)
+    }
+}
+
+/// Throws for a layout a maximum cannot be taken along: an invalid one, or rows of length 0.
+package func checkMaxAxis(_ layout: AxisLayout) throws {
+    try layout.validate()
+    guard layout.length > 0 || layout.rows == 0 else {
+        throw LossError.emptyInput(argument: "input", reason: "max over an axis of length 0 is undefined")
     }
 }
 

@@ -36,6 +36,9 @@ func softmaxKernel<T: KernelScalar>(
     try layout.validate()
     try checkCount("input", x.count, layout.count, layout)
     try checkCount("output", y.count, layout.count, layout)
+    // Nothing to write: rows of length 0 (however many a shape without elements
+    // describes) are not visited one by one.
+    guard layout.count > 0 else { return }
     let xb = base(x), yb = base(y), t = Int32(clamping: threads)
     switch precision {
     case .single: lk_softmax_f32(asF(xb), asF(yb), layout.outer, layout.length, layout.inner, log ? 1 : 0, t)
@@ -71,6 +74,7 @@ func softmaxBackwardKernel<T: KernelScalar>(
     try checkCount("output", y.count, layout.count, layout)
     try checkCount("upstream", dy.count, layout.count, layout)
     try checkCount("gradient", dx.count, layout.count, layout)
+    guard layout.count > 0 else { return }
     let yb = base(y), db = base(dy), xb = base(dx), t = Int32(clamping: threads)
     switch precision {
     case .single:

@@ -13,14 +13,17 @@ public enum AxisOperation: String, Sendable, CaseIterable {
     case logSoftmax = "log_softmax"
     /// `y = softmax(-x)` (`torch.nn.Softmin`); backward `dx = -y (dy - sum(dy y))`.
     case softmin
-    /// `y = log sum exp(x)` (a row of `-inf` gives `-inf`); backward `dx = dy softmax(x)`.
+    /// `y = log sum exp(x)` (a row of `-inf` gives `-inf`); backward `dx = dy softmax(x)`,
+    /// which is PyTorch's `dy exp(x - y)`, but for a row holding `+inf` (y = `+inf`):
+    /// NaN at the `+inf` entries and 0 elsewhere, as PyTorch.
     case logSumExp = "logsumexp"
     /// `y = sum x`; backward `dx = dy`.
     case sum
     /// `y = mean x` (NaN over no elements); backward `dx = dy / n`.
     case mean
     /// `y = max x` (NaN propagates; no elements is an error); backward splits `dy`
-    /// evenly among the entries equal to the maximum, as PyTorch's `amax` does.
+    /// evenly among the entries equal to the maximum, as PyTorch's `amax` does (a row
+    /// whose max is NaN has no such entry: its gradient is NaN, `(dy / 0) · 0`, as in PyTorch).
     case amax
 
     /// Whether the output has the input's shape (softmax, log-softmax, softmin)
@@ -232,7 +235,13 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
             try working.withUnsafeBufferPointer { xb in
                 try dx.withUnsafeMutableBufferPointer { o in try Kernels.softmax(xb, layout: layout, into: o, threads: threads) }
             }
-            eachElement(layout) { flat, row in dx[flat] *= dy[row] }
+            // PyTorch's backward is dy · exp(x - lse). Where lse is +inf (a row holding +inf and
+            // no NaN) that is NaN at the +inf entries and 0 elsewhere; softmax's row is all NaN there.
+            let lse = try apply(working, layout)
+            eachElement(layout) { flat, row in
+                if lse[row] == .infinity { dx[flat] = working[flat] == .infinity ? .nan : 0 }
+                dx[flat] *= dy[row]
+            }
         case .sum:
             eachElement(layout) { flat, row in dx[flat] = dy[row] }
         case .mean:
@@ -242,8 +251,10 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
             let m = try apply(working, layout)
             var ties = [Int](repeating: 0, count: layout.rows)
             eachElement(layout) { flat, row in if working[flat] == m[row] { ties[row] += 1 } }
+            // (dy / ties) · [x = max], as PyTorch: a row whose max is NaN has no entry equal to
+            // it, so every entry is (dy / 0) · 0 = NaN.
             eachElement(layout) { flat, row in
-                if working[flat] == m[row] { dx[flat] = dy[row] / Scalar(ties[row]) }
+                dx[flat] = dy[row] / Scalar(ties[row]) * (working[flat] == m[row] ? 1 : 0)
             }
         }
         if let order = plan.permutation {
@@ -259,6 +270,8 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
 
     /// The operation's kernel on the working copy: one value per row, or per element.
     private func apply(_ x: [Scalar], _ layout: AxisLayout) throws -> [Scalar] {
+        // amax's error for an empty axis comes before its rows are allocated.
+        if operation == .amax { try checkMaxAxis(layout) }
         var out = [Scalar](repeating: 0, count: operation.keepsShape ? layout.count : layout.rows)
         let source = operation == .softmin ? x.map { -$0 } : x
         try source.withUnsafeBufferPointer { xb in

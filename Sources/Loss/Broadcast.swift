@@ -52,7 +52,7 @@ func broadcastOrOne<T: KernelScalar>(_ t: Tensor<T>?, to shape: [Int], argument:
 
 /// PyTorch's broadcast shape of several tensors: shapes aligned at their last
 /// dimension, each size equal to the others' or 1 (a missing leading dimension counts as 1).
-/// - Throws: ``LossError/shapeMismatch(argument:expected:actual:)`` naming the first
+/// - Throws: ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)`` naming the first
 ///   operand that does not broadcast against those before it.
 func broadcastShape(_ operands: [(name: String, shape: [Int])]) throws -> [Int] {
     var result: [Int] = []

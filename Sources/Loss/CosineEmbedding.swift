@@ -8,7 +8,7 @@
 ///
 ///     m1 = |a|² + ε,  m2 = |b|² + ε,  cos = a·b / sqrt(m1 m2)
 ///     loss = 1 - cos                      if y = 1
-///     loss = max(0, cos - margin)         if y = -1
+///     loss = max(0, cos - margin)         if y = -1   (NaN for a NaN cos, as PyTorch's clamp)
 ///
 /// Gradients (the target has none): `∂cos/∂a = b / sqrt(m1 m2) - cos · a / m1`,
 /// `∂cos/∂b = a / sqrt(m1 m2) - cos · b / m2`, times `-1` for `y = 1` and times
@@ -116,7 +116,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             r.b.withUnsafeBufferPointer { b in
                 for n in 0..<r.samples {
                     let cos = stats(r, n, a, b).cos
-                    losses[n] = r.y[flat: n] == 1 ? 1 - cos : max(0, cos - margin)
+                    losses[n] = r.y[flat: n] == 1 ? 1 - cos : clampMin0(cos - margin)
                 }
             }
         }

@@ -121,14 +121,24 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         let layout = axis.layout
         let outShape = reducedShape(axis.sampleShape, reduction)
         if let upstream { try checkUpstream(upstream, outShape) }
+        // Every check before anything is allocated.
+        switch targets {
+        case .indices(let t):
+            try axis.checkIndexTargets(t)
+            try axis.checkIndices(t, ignoreIndex: ignoreIndex)
+        case .values(let q):
+            guard q.shape == logits.shape else {
+                throw LossError.shapeMismatch(
+                    argument: "target", expected: "\(describeShape(logits.shape)) (probabilities, the input's shape)",
+                    actual: describeShape(q.shape))
+            }
+        }
         var losses = [Scalar](repeating: 0, count: layout.rows)
         var gradient = upstream == nil ? nil : [Scalar](repeating: 0, count: layout.count)
         var targetGradient: [Scalar]? = nil
         let denominator: Scalar
         switch targets {
         case .indices(let t):
-            try axis.checkIndexTargets(t)
-            try axis.checkIndices(t, ignoreIndex: ignoreIndex)
             denominator = reduction == .mean ? axis.meanDenominator(t, weight: weight, ignoreIndex: ignoreIndex) : 1
             let (scale, perRow) = gradientScaling(upstream, denominator)
             try logits.withUnsafeBufferPointer { x in
@@ -148,11 +158,6 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
                 }
             }
         case .values(let q):
-            guard q.shape == logits.shape else {
-                throw LossError.shapeMismatch(
-                    argument: "target", expected: "\(describeShape(logits.shape)) (probabilities, the input's shape)",
-                    actual: describeShape(q.shape))
-            }
             denominator = reduction == .mean ? Scalar(layout.rows) : 1
             if upstream != nil { targetGradient = [Scalar](repeating: 0, count: layout.count) }
             let (scale, perRow) = gradientScaling(upstream, denominator)

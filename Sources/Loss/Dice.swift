@@ -44,6 +44,15 @@ public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
         try InputChecks.elements(target, "target", expected: "a value in [0, 1]") { $0 >= 0 && $0 <= 1 }
         let n = input.shape[0], size = n == 0 ? 0 : input.count / n
         var parts: [(Scalar, Scalar)] = []
+        // Samples of no elements are all (smooth, smooth): filled at once, not summed one by one.
+        if size == 0 && n > 0 {
+            guard smooth > 0 else {
+                throw LossError.invalidValue(
+                    argument: "input", position: 0, value: 0,
+                    expected: "a sample with a non-zero sum of input and target when smooth = 0")
+            }
+            return (input, target, Array(repeating: (smooth, smooth), count: n))
+        }
         parts.reserveCapacity(n)
         for s in 0..<n {
             var inter = 0.0, total = 0.0

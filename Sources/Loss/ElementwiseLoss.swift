@@ -146,8 +146,9 @@ extension ElementwiseLoss {
 /// sum, `sum(w f) / sum(w)`, and `huber_loss` by the count, `mean(w f)`.
 enum WeightedMean: Sendable { case byWeightSum, byCount }
 
-/// The sign of `d` with `sign(0) = 0`, as `torch.sign` (used by L1's gradient).
+/// The sign of `d` with `sign(0) = 0` and `sign(NaN) = 0`, as `torch.sign` (used by
+/// L1's gradient, which PyTorch's is therefore 0 where `x - y` is NaN).
 @inline(__always)
 func signum<T: KernelScalar>(_ d: T) -> T {
-    d > 0 ? 1 : d < 0 ? -1 : d == 0 ? 0 : d  // NaN stays NaN
+    d > 0 ? 1 : d < 0 ? -1 : 0
 }

@@ -14,6 +14,13 @@
 ///     ∂f/∂t = (2α - 1) ce m [α ≥ 0] + a (-x m + ce m' (1 - 2s))
 ///
 /// Both input and target are differentiated, as the reference (autograd) does.
+///
+/// Deliberate difference: torchvision forms `1 - p_t` from `p = σ(x)`, which rounds
+/// to exactly 0 once the logit is beyond about 37 toward its target (17 in Float);
+/// with `0 < γ < 1` autograd's backward of `(1 - p_t)^γ` is then `γ · 0^(γ-1) = ∞` and
+/// both gradients are `0 · ∞ = NaN`. LossKit forms `q = 1 - p_t` as `σ(-x)` (or
+/// `σ(x)`) without that rounding, so its gradient there is the finite value of the
+/// formula (a NaN would stop a training run for a sample it already classifies right).
 /// Reduction: `mean` divides by the number of elements (torchvision's default
 /// is `none`; LossKit's is `mean`, like every LossKit loss).
 ///

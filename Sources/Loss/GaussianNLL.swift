@@ -23,7 +23,9 @@
 ///
 /// Bad input: a negative (or NaN) variance throws
 /// ``/Kernels/LossError/invalidValue(argument:position:value:expected:)`` (PyTorch raises too);
-/// `eps <= 0` throws ``/Kernels/LossError/invalidOption(name:value:expected:)``; a
+/// a negative or non-finite `eps` throws ``/Kernels/LossError/invalidOption(name:value:expected:)``
+/// (`eps = 0` is accepted, as in PyTorch: a zero variance then gives the formula's
+/// infinite or NaN loss); a
 /// `var` of any other shape throws ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)``.
 public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
     /// Adds the constant `½ log 2π` to every element's loss.
@@ -56,7 +58,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
     /// target and var broadcast.
     private func operands(_ inputs: LossInputs<Scalar>) throws -> Operands {
         let input = try inputs.values("input"), target = try inputs.values("target"), v = try inputs.values("var")
-        try InputChecks.option("eps", eps, valid: eps > 0 && eps.isFinite, expected: "a finite number > 0")
+        try InputChecks.option("eps", eps, valid: eps >= 0 && eps.isFinite, expected: "a finite number >= 0")
         let shape = input.shape
         var varianceShape = v.shape
         if v.shape != shape {

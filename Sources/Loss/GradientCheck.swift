@@ -29,7 +29,9 @@ public enum GradientCheck {
         public var worstNumeric: Double = 0
         /// How many partial derivatives were compared.
         public var checked = 0
-        /// Inputs the loss declares differentiable for which backward returned no gradient.
+        /// Inputs given as values that the loss declares differentiable and for which
+        /// backward returned no gradient (an optional input left out, or class indices
+        /// where values could go, has none to return).
         public var missingGradients: [String] = []
 
         /// True when every gradient is present and the worst error is at most `tolerance`.

@@ -30,6 +30,17 @@ enum InputChecks {
     }
 }
 
+/// `max(z, 0)` as PyTorch's `clamp_min(z, 0)`: NaN stays NaN. (Swift's `max(0, z)`
+/// returns 0 for a NaN `z`, which would hide a NaN input behind a hinge.)
+@inline(__always)
+func clampMin0<T: KernelScalar>(_ z: T) -> T { z.isNaN ? z : max(z, 0) }
+
+/// The backward of `clamp_min(z, 0)` as PyTorch computes it: `where(z > 0, 1, 0)`, a
+/// selection, so a NaN `z` passes 0 on. The chain rule's products after it are then
+/// taken as autograd takes them (`0 · NaN` is NaN), not skipped.
+@inline(__always)
+func hingeMask<T: KernelScalar>(_ z: T) -> T { z > 0 ? 1 : 0 }
+
 /// `x^y` for `x ≥ 0` with C's `pow` at the edges that swift-numerics' real `pow`
 /// leaves undefined: `x^0 = 1` for every `x` (NaN and 0 included).
 @inline(__always)

@@ -12,7 +12,9 @@
 ///
 /// At a hinge's kink (`margin term = 0` exactly) the gradient is 0, that of the
 /// inactive side, as the reference PyTorch's (2.15) `clamp` and `clamp_min`
-/// backward, `where(z > 0, grad, 0)`.
+/// backward, `where(z > 0, grad, 0)`. A NaN input gives a NaN loss (the clamp keeps
+/// NaN, as PyTorch's does) and, like autograd, the gradient that selection passes on
+/// times the rest of the chain rule (`0 · NaN` is NaN where the chain meets the NaN).
 
 /// `torch.nn.functional.soft_margin_loss`: `f(x, y) = log(1 + exp(-y x))` for
 /// labels `y` in {-1, 1} (other values are used as is), evaluated as a softplus
@@ -46,7 +48,8 @@ public struct SoftMarginLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// Hinge loss (`hinge` in `make_cases.py`; the SVM loss): `f(x, y) = max(0, 1 - y x)`
 /// for labels `y` in {-1, 1} (other values are used as is).
 ///
-/// Gradient where `1 - y x > 0`: `∂f/∂x = -y`, `∂f/∂y = -x`; zero elsewhere.
+/// Gradient: with `k = [1 - y x > 0]`, `∂f/∂x = -k y`, `∂f/∂y = -k x` (so a NaN `x`
+/// gives `∂f/∂y` NaN and `∂f/∂x` 0, as autograd on the reference formula).
 /// Reduction: `mean` divides by the number of elements.
 public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
@@ -55,10 +58,11 @@ public struct HingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     /// A hinge loss with the given reduction (`mean` by default).
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
-    public func value(input x: Scalar, target y: Scalar) -> Scalar { max(0, 1 - y * x) }
+    public func value(input x: Scalar, target y: Scalar) -> Scalar { clampMin0(1 - y * x) }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
-        1 - y * x > 0 ? (-y, -x) : (0, 0)
+        let k = hingeMask(1 - y * x)
+        return (k * -y, k * -x)
     }
 }
 
@@ -75,12 +79,14 @@ public struct SquaredHingeLoss<Scalar: KernelScalar>: ElementwiseLoss {
     public init(reduction: Reduction = .mean) { self.reduction = reduction }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
-        let h = max(0, 1 - y * x)
+        let h = clampMin0(1 - y * x)
         return h * h
     }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
-        let h2 = 2 * max(0, 1 - y * x)
+        // The clamp's backward selects: 2h where 1 - y x > 0, else 0 (NaN included).
+        let z = 1 - y * x
+        let h2 = z > 0 ? 2 * z : 0
         return (-h2 * y, -h2 * x)
     }
 }
@@ -119,7 +125,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     public func value(input x: Scalar, target y: Scalar) -> Scalar {
-        y == 1 ? x : max(0, margin - x)
+        y == 1 ? x : clampMin0(margin - x)
     }
 
     public func derivatives(input x: Scalar, target y: Scalar) -> (input: Scalar, target: Scalar) {
@@ -132,7 +138,8 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// `f(x1, x2, y) = max(0, -y (x1 - x2) + margin)`.
 ///
 /// Gradient where the hinge is active (`-y (x1 - x2) + margin > 0`):
-/// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere.
+/// `∂f/∂x1 = -y`, `∂f/∂x2 = y`, `∂f/∂y = -(x1 - x2)`; zero elsewhere, except that
+/// `∂f/∂y = -(0 · (x1 - x2))` is NaN where `x1 - x2` is, as autograd gives it.
 /// PyTorch differentiates all three inputs, so LossKit returns all three.
 /// Reduction: `mean` divides by the number of elements of the output.
 /// The three inputs must have the same rank and broadcast against each other, as
@@ -169,7 +176,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         let (x1, x2, y) = try operands(inputs)
-        let values = (0..<x1.count).map { i in max(0, -y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
+        let values = (0..<x1.count).map { i in clampMin0(-y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
         return try reduce(values, shape: x1.shape, reduction)
     }
 
@@ -179,11 +186,12 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
         let g = try ReductionGradient(upstream, reduction: reduction, shape: x1.shape, count: x1.count)
         var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
         for i in 0..<x1.count {
+            // Autograd's chain on (-y)(x1 - x2) + margin: the clamp selects g or 0, then products.
             let diff = x1[flat: i] - x2[flat: i], t = y[flat: i]
-            guard -t * diff + margin > 0 else { continue }
-            d1[i] = -g[i] * t
-            d2[i] = g[i] * t
-            dy[i] = -g[i] * diff
+            let dz = -t * diff + margin > 0 ? g[i] : 0
+            d1[i] = dz * -t
+            d2[i] = -d1[i]
+            dy[i] = -(dz * diff)
         }
         return [
             "input1": Tensor(uncheckedShape: x1.shape, scalars: d1).summed(to: try inputs.values("input1").shape),

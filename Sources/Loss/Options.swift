@@ -124,13 +124,22 @@ public struct LossOptions<Scalar: KernelScalar>: Sendable {
     }
 
     /// A number, or nil when absent or `None`.
+    /// - Throws: ``/Kernels/LossError/invalidOption(name:value:expected:)`` for a value that is not a
+    ///   number, or a finite one that `Scalar` cannot hold: one that rounds to 0 or to an
+    ///   infinity (`delta=1e-320` in Float is a tiny delta, not the invalid 0 it rounds to).
     public mutating func optionalDouble(_ name: String) throws -> Double? {
         guard let v = take(name) else { return nil }
+        let d: Double
         switch v {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
+        case .int(let i): d = Double(i)
+        case .double(let x): d = x
         default: throw invalid(name, v, "a number")
         }
+        let rounded = Scalar(d)
+        if d.isFinite, !rounded.isFinite || (rounded == 0 && d != 0) {
+            throw invalid(name, v, "a number \(Scalar.self) can hold (this one rounds to \(rounded))")
+        }
+        return d
     }
 
     /// Dimensions: an integer, or a list of integers (`dim=[0, 1]`, `dim=[]`); nil when absent or None.

@@ -28,19 +28,21 @@ extension Tensor where Scalar: KernelScalar {
     public static func randomNormal(
         shape: [Int], scale: Double = 1, offset: Double = 0, using g: inout SeededGenerator
     ) throws -> Tensor {
-        try Tensor(shape: shape, scalars: (0..<elementCount(shape)).map { _ in Scalar(offset + scale * g.nextNormal()) })
+        try Tensor(shape: shape, scalars: (0..<checkedCount(shape, Scalar.self)).map { _ in Scalar(offset + scale * g.nextNormal()) })
     }
 
     /// Uniform values in `range`.
     public static func randomUniform(
         shape: [Int], in range: ClosedRange<Double> = 0...1, using g: inout SeededGenerator
     ) throws -> Tensor {
-        try Tensor(shape: shape, scalars: (0..<elementCount(shape)).map { _ in Scalar(Double.random(in: range, using: &g)) })
+        try Tensor(shape: shape, scalars: (0..<checkedCount(shape, Scalar.self)).map { _ in Scalar(Double.random(in: range, using: &g)) })
     }
 }
 
-/// The element count of a shape, or 0 when a size is negative (so that the
-/// tensor initializer, not a range, reports the bad shape).
-func elementCount(_ shape: [Int]) -> Int {
-    (try? checkedElementCount(shape)) ?? 0
+/// The element count of a shape whose values are about to be generated: a bad
+/// shape, or one whose values would not fit in memory, throws before any is drawn.
+func checkedCount<T>(_ shape: [Int], _: T.Type) throws -> Int {
+    let count = try checkedElementCount(shape)
+    try checkAllocation(count, of: T.self, argument: "shape", shape: shape)
+    return count
 }

@@ -1,7 +1,8 @@
 /// Mean absolute error, `torch.nn.functional.l1_loss`: `f(x, y) = |x - y|`.
 ///
 /// Gradient: `∂f/∂x = sign(x - y)`, `∂f/∂y = -sign(x - y)`, with `sign(0) = 0`
-/// as in PyTorch (the zero subgradient where input equals target).
+/// as in PyTorch (the zero subgradient where input equals target), and 0 where
+/// `x - y` is NaN, as `torch.sign(NaN)` is.
 /// Reduction: `mean` divides by the number of elements.
 ///
 /// With `weight` (PyTorch 2.15's `weight=`, a tensor of the input's shape, no

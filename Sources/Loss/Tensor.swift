@@ -148,8 +148,12 @@ extension Tensor: CustomStringConvertible {
 
 extension Tensor where Scalar: KernelScalar {
     /// A tensor of zeros.
+    /// - Throws: ``/Kernels/LossError/shapeMismatch(argument:expected:actual:)`` for a bad
+    ///   shape (see ``/Kernels/checkedElementCount(_:argument:)``) or one whose zeros would
+    ///   not fit in memory, before anything is allocated.
     public init(zeros shape: [Int]) throws {
         let count = try checkedElementCount(shape)
+        try checkAllocation(count, of: Scalar.self, argument: "shape", shape: shape)
         self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: count))
     }
 

@@ -4,7 +4,8 @@
 ///
 /// Conform a type, or wrap two closures in ``ClosureDistance``. The loss calls
 /// ``distance(_:_:)`` once per pair of rows and, in the backward pass,
-/// ``gradient(_:_:)`` for the pairs whose distance reaches the loss. Check your
+/// ``gradient(_:_:)`` for every pair (scaled by 0 where the row's hinge is inactive,
+/// as autograd does). Check your
 /// gradient with ``GradientCheck`` on a ``TripletMarginWithDistanceLoss`` built from it.
 public protocol TripletDistance<Scalar>: Sendable {
     /// The floating-point type of the vectors.
@@ -195,11 +196,13 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// `p = 2, eps = 1e-6`, as in PyTorch.
 ///
 /// Gradient: with `g = upstream` where `margin + d(a, p) − d_neg > 0` and 0
-/// elsewhere (at exactly 0 too: the reference PyTorch's `clamp_min` backward is
-/// `where(z > 0, grad, 0)`), `g ∂d(a, p)`
+/// elsewhere (at exactly 0 too, and where it is NaN: the reference PyTorch's
+/// `clamp_min` backward is `where(z > 0, grad, 0)`), `g ∂d(a, p)`
 /// flows to anchor and positive and `−g ∂d_neg` to the pair that gave `d_neg`;
 /// when `d(a, n) = d(p, n)` exactly, both pairs get half, as PyTorch's `minimum`.
-/// Every input is differentiated, the negative too.
+/// Every input is differentiated, the negative too. As in autograd, every row's
+/// distance gradients are taken and multiplied by that `g`, 0 or not: a row with a
+/// NaN (or an infinity that makes a distance's gradient NaN) gets NaN gradients.
 ///
 /// Reduction: `mean` divides by the number of rows `N` (1 for a `(D)` input,
 /// whose `none` output is 0-d).
@@ -293,7 +296,9 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
         try a.withUnsafeBufferPointer { ab in
             try p.withUnsafeBufferPointer { pb in
                 try n.withUnsafeBufferPointer { nb in
-                    for r in 0..<rows {
+                    // Rows of no elements are all the same row: the first one's loss is every
+                    // row's (and there is no gradient entry to write), not recomputed row by row.
+                    for r in 0..<(width == 0 ? min(rows, 1) : rows) {
                         let range = (r * width)..<((r + 1) * width)
                         let ar = UnsafeBufferPointer(rebasing: ab[range])
                         let pr = UnsafeBufferPointer(rebasing: pb[range])
@@ -303,9 +308,12 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
                         let dSwap = swap ? try distance.distance(pr, nr) : dNeg
                         let dMin = swap ? (dSwap < dNeg ? dSwap : dNeg) : dNeg
                         let z = margin + dPos - dMin
-                        losses[r] = z < 0 ? 0 : z
-                        guard let weights, z > 0 else { continue }
-                        let g = weights[r]
+                        losses[r] = clampMin0(z)
+                        // Every row's distances are differentiated, as autograd does: the clamp
+                        // passes g where z > 0 and 0 elsewhere (a NaN z included), and 0 times a
+                        // distance's NaN gradient (a NaN or infinite input) is NaN, as in PyTorch.
+                        guard let weights else { continue }
+                        let g = z > 0 ? weights[r] : 0
                         func accumulate(
                             _ x: UnsafeBufferPointer<Scalar>, _ y: UnsafeBufferPointer<Scalar>, _ scale: Scalar,
                             _ gx: inout [Scalar], _ gy: inout [Scalar]
@@ -322,15 +330,22 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
                             }
                         }
                         try accumulate(ar, pr, g, &ga, &gp)
-                        // d_neg = min(d(a, n), d(p, n)): the gradient goes to the smaller, half each on a tie.
-                        let (toNeg, toSwap): (Scalar, Scalar) =
-                            !swap || dNeg < dSwap ? (1, 0) : (dSwap < dNeg ? (0, 1) : (0.5, 0.5))
-                        if toNeg != 0 { try accumulate(ar, nr, -g * toNeg, &ga, &gn) }
-                        if toSwap != 0 { try accumulate(pr, nr, -g * toSwap, &gp, &gn) }
+                        // d_neg = min(d(a, n), d(p, n)), PyTorch's minimum backward: the gradient
+                        // goes to the smaller, half each on a tie; both get it where a distance is
+                        // NaN (neither is greater). Without swap, d_neg = d(a, n).
+                        if swap {
+                            let toNeg: Scalar = dNeg == dSwap ? 0.5 : dNeg > dSwap ? 0 : 1
+                            let toSwap: Scalar = dNeg == dSwap ? 0.5 : dNeg < dSwap ? 0 : 1
+                            try accumulate(ar, nr, -g * toNeg, &ga, &gn)
+                            try accumulate(pr, nr, -g * toSwap, &gp, &gn)
+                        } else {
+                            try accumulate(ar, nr, -g, &ga, &gn)
+                        }
                     }
                 }
             }
         }
+        if width == 0, rows > 1 { losses = Array(repeating: losses[0], count: rows) }
         let value = try reduce(losses, shape: outShape, reduction)
         guard weights != nil else { return (value, [:]) }
         return (

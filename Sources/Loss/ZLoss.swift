@@ -8,8 +8,12 @@
 ///
 ///     loss = lse - x_t + z_loss · lse²        (0 when t == ignoreIndex)
 ///
+/// where `lse - x_t` is `-log_softmax(x)_t`, computed as log-softmax computes it,
+/// `log sum_c exp(x_c - m) - (x_t - m)` with `m` the row's max: never as the
+/// difference of `lse` and `x_t`, which a large common offset of the logits cancels.
+///
 /// Gradient: `∂loss/∂x_c = s_c (1 + 2 z_loss · lse) - [c = t]` with
-/// `s = softmax(x)`, and 0 for ignored samples.
+/// `s = softmax(x) = exp(log_softmax(x))`, and 0 for ignored samples.
 ///
 /// Reduction: `none` keeps one value per sample (0 where ignored); `sum` adds
 /// them; `mean` divides the sum by the **number of samples not ignored** (no
@@ -37,8 +41,8 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .indices("target")] }
 
-    /// Validated inputs and the per-row log-sum-exp.
-    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (ClassAxis, Tensor<Scalar>, Tensor<Int>, [Scalar]) {
+    /// Validated inputs, the per-row log-sum-exp and the log-softmax of the input.
+    private func prepare(_ inputs: LossInputs<Scalar>) throws -> (ClassAxis, Tensor<Scalar>, Tensor<Int>, [Scalar], [Scalar]) {
         guard zLoss.isFinite && zLoss >= 0 else {
             throw LossError.invalidOption(name: "z_loss", value: "\(zLoss)", expected: "a finite number >= 0")
         }
@@ -47,10 +51,12 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
         try axis.checkIndexTargets(target)
         try axis.checkIndices(target, ignoreIndex: ignoreIndex)
         var lse = [Scalar](repeating: 0, count: axis.layout.rows)
+        var logp = [Scalar](repeating: 0, count: input.count)
         try input.withUnsafeBufferPointer { x in
             try lse.withUnsafeMutableBufferPointer { out in try logSumExp(x, layout: axis.layout, into: out) }
+            try logp.withUnsafeMutableBufferPointer { out in try logSoftmax(x, layout: axis.layout, into: out) }
         }
-        return (axis, input, target, lse)
+        return (axis, input, target, lse, logp)
     }
 
     /// Flat index of (sample row, class) in the input.
@@ -66,13 +72,13 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
-        let (axis, input, target, lse) = try prepare(inputs)
+        let (axis, _, target, lse, logp) = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
             let t = target[flat: row]
             guard t != ignoreIndex else { continue }
             let m = lse[row]
-            losses[row] = m - input[flat: offset(row, t, axis.layout)] + zLoss * m * m
+            losses[row] = -logp[offset(row, t, axis.layout)] + zLoss * m * m
         }
         switch reduction {
         case .none, .sum:
@@ -85,7 +91,7 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
-        let (axis, input, target, lse) = try prepare(inputs)
+        let (axis, input, target, lse, logp) = try prepare(inputs)
         let layout = axis.layout
         try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))
         let uniform: Scalar
@@ -95,17 +101,14 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
         case .mean: uniform = upstream[flat: 0] / Scalar(keptCount(target))
         }
         var grad = [Scalar](repeating: 0, count: input.count)
-        input.withUnsafeBufferPointer { x in
-            for row in 0..<layout.rows {
-                let t = target[flat: row]
-                guard t != ignoreIndex else { continue }
-                let g = reduction == .none ? upstream[flat: row] : uniform
-                let m = lse[row]
-                let softmaxScale = g * (1 + 2 * zLoss * m)
-                for c in 0..<layout.length {
-                    let k = offset(row, c, layout)
-                    grad[k] = softmaxScale * Scalar.exp(x[k] - m) - (c == t ? g : 0)
-                }
+        for row in 0..<layout.rows {
+            let t = target[flat: row]
+            guard t != ignoreIndex else { continue }
+            let g = reduction == .none ? upstream[flat: row] : uniform
+            let softmaxScale = g * (1 + 2 * zLoss * lse[row])
+            for c in 0..<layout.length {
+                let k = offset(row, c, layout)
+                grad[k] = softmaxScale * Scalar.exp(logp[k]) - (c == t ? g : 0)
             }
         }
         return ["input": Tensor(uncheckedShape: input.shape, scalars: grad)]

@@ -10,6 +10,15 @@ extension NPYArray {
     /// Reads a `.npy` file.
     public init(contentsOf path: String) throws(NPYError) {
         let data: Data
+        // A device (/dev/zero never ends), a directory or a socket is refused before it is read.
+        var info = stat()
+        if stat(path, &info) == 0 {
+            switch info.st_mode & S_IFMT {
+            case S_IFREG, S_IFIFO: break
+            case S_IFDIR: throw .io(path: path, reason: "is a directory, not a .npy file")
+            default: throw .io(path: path, reason: "is a device or socket, not a .npy file")
+            }
+        }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {

@@ -14,7 +14,7 @@ struct DeliberateDifference: Sendable {
     /// named `gradient` is the documented one.
     var explains: @Sendable (_ c: ReferenceCase, _ gradient: String, _ index: Int, _ got: Double, _ want: Double) -> Bool
 
-    static let all: [DeliberateDifference] = [focalCrossEntropyAtCertainty]
+    static let all: [DeliberateDifference] = [focalCrossEntropyAtCertainty, sigmoidFocalAtSaturation]
 
     static func rules(for function: String) -> [DeliberateDifference] { all.filter { $0.function == function } }
 
@@ -45,6 +45,30 @@ struct DeliberateDifference: Sendable {
             guard let m = row.max(), m.isFinite else { return false }
             let logSumExp = m + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - m) })
             return Foundation.exp(row[target] - logSumExp) == 1
+        })
+
+    /// `sigmoid_focal` (torchvision's `sigmoid_focal_loss`) with `0 < γ < 1`, on an
+    /// element whose `1 - p_t` is exactly 0 in float64 (a logit beyond about 37 toward its
+    /// target): autograd's backward of `(1 - p_t)^γ` is `γ · 0^(γ-1) = ∞`, and both
+    /// gradients there are `0 · ∞ = NaN`; ``SigmoidFocalLoss`` forms `1 - p_t` as `σ(-x)`
+    /// (or `σ(x)`), which is not 0, and gives the finite gradient (its documentation says
+    /// so). The rule holds only where PyTorch's value is NaN, LossKit's finite, and
+    /// `1 - p_t` computed as torchvision computes it is 0.
+    static let sigmoidFocalAtSaturation = DeliberateDifference(
+        function: "sigmoid_focal",
+        explanation: "torchvision's gradient is NaN where 1 - p_t rounds to 0 and gamma < 1 "
+            + "(0 · ∞ in the backward of (1 - p_t)^gamma); LossKit computes 1 - p_t without that rounding "
+            + "and gives the finite gradient (see SigmoidFocalLoss)",
+        explains: { c, gradient, index, got, want in
+            guard gradient == "input" || gradient == "target", want.isNaN, got.isFinite,
+                case let gamma? = c.options["gamma"].flatMap(\.numericValue), gamma > 0, gamma < 1,
+                let x = c.inputs.first(where: { $0.name == "input" })?.tensor,
+                let t = c.inputs.first(where: { $0.name == "target" })?.tensor,
+                x.dtype == .float32, t.dtype == .float32, index >= 0, index < x.values.count, index < t.values.count
+            else { return false }
+            let p = 1 / (1 + Foundation.exp(-x.values[index])), target = t.values[index]
+            let pt = p * target + (1 - p) * (1 - target)
+            return 1 - pt == 0
         })
 }
 

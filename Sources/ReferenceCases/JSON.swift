@@ -1,5 +1,6 @@
 /// A minimal JSON reader for reference files: keeps object keys in file order
-/// (inputs are positional), tells integers from floats by their spelling, and
+/// (inputs are positional), tells integers from floats by their spelling, rejects
+/// an object whose key repeats (RFC 8259 leaves its meaning to the reader), and
 /// reports the byte offset of any syntax error. Foundation's reader does neither
 /// of the first two.
 public enum JSONValue: Sendable, Equatable {
@@ -25,7 +26,7 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// The value for `key` of an object (the first, if repeated).
+    /// The value for `key` of an object (keys are unique: the parser rejects repeats).
     public subscript(key: String) -> JSONValue? {
         guard case .object(let pairs) = self else { return nil }
         return pairs.first { $0.0 == key }?.1
@@ -77,12 +78,19 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             i += 1
             var pairs: [(String, JSONValue)] = []
+            var keys = Set<String>()
             skipSpace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(pairs) }
             while true {
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let keyStart = i
                 let key = try string()
+                // A repeated key would leave it to the reader which value counts: refused.
+                guard keys.insert(key).inserted else {
+                    i = keyStart
+                    throw error("the key \"\(key.prefix(40))\" appears twice in one object")
+                }
                 skipSpace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 i += 1

@@ -58,6 +58,10 @@ public struct ReferenceFile: Sendable {
     /// - Throws: ``LossError/malformedFile(path:reason:)`` naming the file and the problem.
     public init(contentsOf path: String) throws {
         let data: Data
+        // A device (/dev/zero never ends), a directory or a socket is refused before it is read.
+        if let kind = specialFileKind(path) {
+            throw LossError.malformedFile(path: path, reason: "is \(kind), not a file of reference cases")
+        }
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -160,11 +164,19 @@ public struct ReferenceFile: Sendable {
         default: throw bad("\(what) has an unsupported dtype")
         }
         guard case .array(let data)? = raw["data"] else { throw bad("\(what) has no \"data\" list") }
-        var expected = 1
+        var expected = 1, rows = 1
         for d in shape {
             let (product, overflow) = expected.multipliedReportingOverflow(by: d)
             guard !overflow, product < 1 << 40 else { throw bad("\(what) has a shape too large") }
             expected = product
+            if d != 0 {
+                let (r, o) = rows.multipliedReportingOverflow(by: d)
+                rows = o ? Int.max : r
+            }
+        }
+        // A shape without elements still sets a reduction's row count (see checkedElementCount).
+        guard expected > 0 || rows <= maximumEmptyShapeRows else {
+            throw bad("\(what) has a shape without elements whose other sizes multiply to more than \(maximumEmptyShapeRows)")
         }
         guard data.count == expected else {
             throw bad("\(what) has \(data.count) values for shape \(describeShape(shape)) (\(expected) expected)")
@@ -179,5 +191,20 @@ public struct ReferenceFile: Sendable {
             values = try data.map { try number($0, bad: bad, what) }
         }
         return ReferenceTensor(shape: shape, dtype: dtype, values: values, integers: integers)
+    }
+}
+
+/// What `path` is when it exists and is neither a regular file nor a pipe (symbolic links
+/// followed): "a directory", "a device", "a socket"; nil otherwise (and when it does not
+/// exist, which reading then reports).
+func specialFileKind(_ path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG, S_IFIFO: return nil
+    case S_IFDIR: return "a directory"
+    case S_IFCHR, S_IFBLK: return "a device"
+    case S_IFSOCK: return "a socket"
+    default: return "a special file"
     }
 }

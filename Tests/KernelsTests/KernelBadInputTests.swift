@@ -176,15 +176,31 @@ let kernelBadInputs: [KernelBadInput] = [
     },
     KernelBadInput(
         "row sum with zero threads",
-        .invalidOption(name: "threads", value: "0", expected: "a thread count of at least 1"), outputs: (2, 0, 0, 0)
+        .invalidOption(name: "threads", value: "0", expected: "a thread count from 1 to \(maximumThreadCount)"), outputs: (2, 0, 0, 0)
     ) { o in
         try x6.withUnsafeBufferPointer { x in try o.a.withUnsafeMutableBufferPointer { try rowSum(x, layout: rows2, into: $0, threads: 0) } }
     },
     KernelBadInput(
         "row mean with negative threads",
-        .invalidOption(name: "threads", value: "-3", expected: "a thread count of at least 1"), outputs: (2, 0, 0, 0)
+        .invalidOption(name: "threads", value: "-3", expected: "a thread count from 1 to \(maximumThreadCount)"), outputs: (2, 0, 0, 0)
     ) { o in
         try x6.withUnsafeBufferPointer { x in try o.a.withUnsafeMutableBufferPointer { try rowMean(x, layout: rows2, into: $0, threads: -3) } }
+    },
+    KernelBadInput(
+        "row sum with more threads than the pool has",
+        .invalidOption(name: "threads", value: "100000", expected: "a thread count from 1 to \(maximumThreadCount)"),
+        outputs: (2, 0, 0, 0)
+    ) { o in
+        try x6.withUnsafeBufferPointer { x in try o.a.withUnsafeMutableBufferPointer { try rowSum(x, layout: rows2, into: $0, threads: 100_000) } }
+    },
+    KernelBadInput(
+        "log-sum-exp of 2^62 empty rows: an output that cannot exist (no row is walked)",
+        .shapeMismatch(argument: "output", expected: "\(1 << 62) elements for layout (outer: \(1 << 62), length: 0, inner: 1)", actual: "2 elements"),
+        outputs: (2, 0, 0, 0)
+    ) { o in
+        try [Double]().withUnsafeBufferPointer { x in
+            try o.a.withUnsafeMutableBufferPointer { try logSumExp(x, layout: AxisLayout(outer: 1 << 62, length: 0), into: $0) }
+        }
     },
 
     // MARK: Fused cross-entropy
@@ -361,7 +377,7 @@ let kernelBadInputs: [KernelBadInput] = [
     },
     KernelBadInput(
         "pointwise with zero threads",
-        .invalidOption(name: "threads", value: "0", expected: "a thread count of at least 1"), outputs: (6, 0, 0, 0)
+        .invalidOption(name: "threads", value: "0", expected: "a thread count from 1 to \(maximumThreadCount)"), outputs: (6, 0, 0, 0)
     ) { o in
         try x6.withUnsafeBufferPointer { x in
             try o.a.withUnsafeMutableBufferPointer { v in _ = try pointwiseLoss(.squaredError, input: x, target: x, values: v, threads: 0) }
@@ -382,6 +398,22 @@ let kernelBadInputs: [KernelBadInput] = [
             Issue.record("\(bad.name): threw a non-LossError \(error)")
         }
         #expect(outputs.untouched, "\(bad.name): an output buffer was written")
+    }
+
+    /// A layout of 2^62 rows of length 0 has no element to write: softmax and its backward
+    /// return at once instead of visiting the rows one by one (years at a billion a second).
+    @Test func softmaxOfRowsWithoutElementsReturnsAtOnce() throws {
+        let layout = AxisLayout(outer: 1 << 62, length: 0)
+        let clock = ContinuousClock(), start = clock.now
+        var y = [Float]()
+        try [Float]().withUnsafeBufferPointer { x in
+            try y.withUnsafeMutableBufferPointer { o in
+                try softmax(x, layout: layout, into: o, threads: 2)
+                try logSoftmax(x, layout: layout, into: o)
+                try softmaxBackward(output: x, upstream: x, layout: layout, into: o)
+            }
+        }
+        #expect(clock.now - start < .seconds(1))
     }
 
     @Test func theTableIsLargeAndDistinct() {

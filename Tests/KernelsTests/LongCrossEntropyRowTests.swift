@@ -227,6 +227,22 @@ import _TestSupport
         }
     }
 
+    /// The one read by chunks forms the loss from x - m, as every other path: tied logits at
+    /// 1e17 (exact in Float) give log(n) with and without the gradient, with smoothing, on
+    /// every set and thread count, where m + log s rounds to m.
+    @Test func tiedLogitsAtALargeOffsetKeepTheirLoss() throws {
+        let n = 16400, rows = 130  // 8.5 MB of logits: out of cache, the one-read path
+        let x = [Float](repeating: 1e17, count: rows * n)
+        let targets = (0..<rows).map { $0 * 97 % n }
+        let want = Double.log(Double(n))
+        for set in Self.supported {
+            for (smoothing, threads, gradient) in [(Float(0), 1, true), (0.1, 2, true), (0, 1, false), (0.1, 3, false)] {
+                let r = try crossEntropy(x, targets: targets, length: n, set: set, smoothing: smoothing, threads: threads, gradient: gradient)
+                #expect(r.loss.allSatisfy { abs(Double($0) - want) <= 1e-6 * want }, "\(set) smoothing \(smoothing): \(r.loss[0])")
+            }
+        }
+    }
+
     @Test func resultsDoNotDependOnThreadCount() throws {
         let n = 16400, rows = 6
         let x = TestSupport.normal([rows * n], scale: 3, seed: 14).scalars.map { Float($0) }

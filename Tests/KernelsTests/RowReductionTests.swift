@@ -55,7 +55,7 @@ import _TestSupport
     @Test func invalidThreadCountIsATypedError() {
         let v: [Float] = [1, 2]
         var m: [Float] = [0]
-        #expect(throws: LossError.invalidOption(name: "threads", value: "0", expected: "a thread count of at least 1")) {
+        #expect(throws: LossError.invalidOption(name: "threads", value: "0", expected: "a thread count from 1 to \(maximumThreadCount)")) {
             try v.withUnsafeBufferPointer { xb in
                 try m.withUnsafeMutableBufferPointer { try rowSum(xb, layout: AxisLayout(outer: 1, length: 2), into: $0, threads: 0) }
             }

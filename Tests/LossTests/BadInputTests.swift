@@ -128,8 +128,8 @@ let lossBadInputs: [BadInput] = [
     BadInput("NaN Huber delta", .invalidOption(name: "delta", value: "nan", expected: "a finite number > 0")) {
         try run("huber_loss", ["delta": .double(.nan)], ["input": .values(pair.0), "target": .values(pair.1)])
     },
-    BadInput("zero Gaussian NLL eps", .invalidOption(name: "eps", value: "0.0", expected: "a finite number > 0")) {
-        try run("gaussian_nll_loss", ["eps": .double(0)], ["input": .values(pair.0), "target": .values(pair.1), "var": .values(pair.1)])
+    BadInput("negative Gaussian NLL eps", .invalidOption(name: "eps", value: "-1e-06", expected: "a finite number >= 0")) {
+        try run("gaussian_nll_loss", ["eps": .double(-1e-6)], ["input": .values(pair.0), "target": .values(pair.1), "var": .values(pair.1)])
     },
     BadInput("NaN ranking margin", .invalidOption(name: "margin", value: "nan", expected: "a finite number")) {
         try run(
@@ -172,8 +172,17 @@ let lossBadInputs: [BadInput] = [
     BadInput("softmax dim out of range", .invalidOption(name: "dim", value: "2", expected: "a dimension in [-2, 1] for shape [2, 3]")) {
         try run("softmax", ["dim": .int(2)], ["input": .values(logits)])
     },
-    BadInput("zero threads", .invalidOption(name: "threads", value: "0", expected: "a thread count of at least 1")) {
+    BadInput("zero threads", .invalidOption(name: "threads", value: "0", expected: "a thread count from 1 to \(maximumThreadCount)")) {
         _ = try CrossEntropyLoss<Double>(threads: 0)(logits, idx([0, 1]))
+    },
+    BadInput("more threads than the pool has", .invalidOption(name: "threads", value: "100000", expected: "a thread count from 1 to \(maximumThreadCount)")) {
+        _ = try CrossEntropyLoss<Double>(threads: 100_000)(logits, idx([0, 1]))
+    },
+    BadInput("a delta Float rounds to 0", .invalidOption(name: "delta", value: "1e-320", expected: "a number Float can hold (this one rounds to 0.0)")) {
+        _ = try LossRegistry.make("huber_loss", options: ["delta": .double(1e-320)], as: Float.self)
+    },
+    BadInput("a margin Float rounds to infinity", .invalidOption(name: "margin", value: "1e+39", expected: "a number Float can hold (this one rounds to inf)")) {
+        _ = try LossRegistry.make("margin_ranking_loss", options: ["margin": .double(1e39)], as: Float.self)
     },
     BadInput("gradient check with step 0", .invalidOption(name: "step", value: "0.0", expected: "a finite step > 0")) {
         _ = try GradientCheck.check(MSELoss<Double>(), inputs: LossInputs(["input": .values(pair.0), "target": .values(pair.1)]), step: 0)

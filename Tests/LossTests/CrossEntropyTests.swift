@@ -93,6 +93,85 @@ import _TestSupport
         #expect(results.allSatisfy { $0.value == results[0].value && $0.gradient == results[0].gradient })
     }
 
+    /// -log_softmax(x)_t computed from x - m, as PyTorch computes it: a large common offset
+    /// of the logits must not cancel the loss. The logits are O + s in Double (rounded); their
+    /// differences from the row's first are exact (Sterbenz), and the loss is a function of
+    /// those differences alone, so the closed form over d = x - x_0 is the exact reference.
+    @Test(arguments: [1e10, 1e13, -1e13])
+    func largeCommonOffsetKeepsTheDoubleLossExact(offset: Double) throws {
+        let spread: [Double] = [0.3, -1.7, 2.25, 0.0, 1.1, -0.4]
+        let rows = 3, classes = spread.count
+        let x = (0..<rows).flatMap { r in spread.map { offset + $0 * Double(r + 1) } }
+        let logits = try Tensor(shape: [rows, classes], scalars: x)
+        let targets = [0, 2, 4]
+        let q = (0..<rows * classes).map { Double(($0 * 7) % 5) / 10 }  // soft targets, not normalized
+        for smoothing in [0.0, 0.1] {
+            var wantIndex: [Double] = [], wantProbabilities: [Double] = []
+            for r in 0..<rows {
+                let d = (0..<classes).map { x[r * classes + $0] - x[r * classes] }
+                let m = d.max()!
+                let lse = m + Double.log(d.reduce(0) { $0 + Double.exp($1 - m) })
+                let nll = d.map { lse - $0 }
+                wantIndex.append((1 - smoothing) * nll[targets[r]] + smoothing / Double(classes) * nll.reduce(0, +))
+                wantProbabilities.append((0..<classes).reduce(0) { total, c in
+                    total + ((1 - smoothing) * q[r * classes + c] + smoothing / Double(classes)) * nll[c]
+                })
+            }
+            let loss = CrossEntropyLoss<Double>(labelSmoothing: smoothing, reduction: .none)
+            let gotIndex = try loss(logits, Tensor(targets)).scalars
+            let gotProbabilities = try loss(logits, try Tensor(shape: [rows, classes], scalars: q)).scalars
+            #expect(TestSupport.maxRelativeDifference(gotIndex, wantIndex) <= 1e-12, "\(offset) \(smoothing): \(gotIndex) vs \(wantIndex)")
+            #expect(TestSupport.maxRelativeDifference(gotProbabilities, wantProbabilities) <= 1e-12, "\(offset) \(smoothing)")
+            // Classes not last: the strided path.
+            let strided = try Tensor(shape: [1, classes, rows], scalars: (0..<classes * rows).map { x[($0 % rows) * classes + $0 / rows] })
+            let gotStrided = try loss(strided, try Tensor(shape: [1, rows], scalars: targets)).scalars
+            #expect(TestSupport.maxRelativeDifference(gotStrided, wantIndex) <= 1e-12, "\(offset) \(smoothing) strided")
+        }
+    }
+
+    /// Tied logits give a loss of log(count) at any offset, in Float and Double, on every row
+    /// length the kernels treat apart (short rows, 16-row groups, long rows), with label
+    /// smoothing and with a probability target. 1e17 is exact in Float; its m + log C is not.
+    @Test(arguments: [4, 40, 300, 3000])
+    func tiedLogitsAtAnyOffsetGiveLogOfTheirCount(classes: Int) throws {
+        func check<T: KernelScalar>(_: T.Type) throws {
+            for offset in [1e17, -1e17, 1e10] {
+                let x = try Tensor<T>(shape: [2, classes], scalars: Array(repeating: T(offset), count: 2 * classes))
+                let want = Double.log(Double(classes))
+                var q = [T](repeating: 0, count: 2 * classes)
+                q[1] = 1
+                q[classes + classes - 1] = 1
+                for smoothing in [0.0, 0.1] {
+                    let loss = CrossEntropyLoss<T>(labelSmoothing: T(smoothing), reduction: .none)
+                    for got in try loss(x, Tensor([0, classes - 1])).scalars + (try loss(x, try Tensor(shape: [2, classes], scalars: q)).scalars) {
+                        #expect(abs(Double(got) - want) <= 1e-6 * want, "\(T.self) \(classes) classes at \(offset), smoothing \(smoothing): \(got)")
+                    }
+                    // The gradient is softmax minus the target: 1/C - [c = t], finite.
+                    let g = try loss.valueWithGradient(x, Tensor([0, 1])).gradient.scalars
+                    #expect(abs(Double(g[0]) - (1 / Double(classes) - (1 - smoothing) - smoothing / Double(classes))) <= 1e-6)
+                }
+            }
+        }
+        try check(Float.self)
+        try check(Double.self)
+    }
+
+    /// A +inf logit makes its row NaN (x - m is inf - inf), loss and gradient, in Double as in
+    /// Float and in PyTorch: not a loss of 0 with a NaN gradient.
+    @Test func plusInfinityLogitGivesANaNRowInBothPrecisions() throws {
+        func check<T: KernelScalar>(_: T.Type) throws {
+            let x = try Tensor<T>(shape: [2, 3], scalars: [.infinity, 0, 1, 0, 1, 2])
+            for smoothing: T in [0, 0.1] {
+                let r = try CrossEntropyLoss<T>(labelSmoothing: smoothing, reduction: .none).valueWithGradient(x, Tensor([0, 1]))
+                #expect(r.value.scalars[0].isNaN && r.value.scalars[1].isFinite, "\(T.self) \(smoothing): \(r.value)")
+                #expect(r.gradient.scalars[0..<3].allSatisfy(\.isNaN) && r.gradient.scalars[3...].allSatisfy(\.isFinite))
+                #expect(try CrossEntropyLoss<T>(labelSmoothing: smoothing)(x, Tensor([0, 1])).scalar!.isNaN)
+            }
+        }
+        try check(Float.self)
+        try check(Double.self)
+    }
+
     @Test func allIgnoredMeanIsNaN() throws {
         let x = TestSupport.normal([3, 4], seed: 33)
         let value = try CrossEntropyLoss<Double>()(x, Tensor([-100, -100, -100]))

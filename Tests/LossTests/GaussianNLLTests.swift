@@ -114,8 +114,8 @@ import _TestSupport
             try GaussianNLLLoss<Double>().forward(t)
         }
         let ok = LossInputs<Double>(["input": .values(x), "target": .values(y), "var": .values(x.map { abs($0) })])
-        #expect(throws: LossError.invalidOption(name: "eps", value: "0.0", expected: "a finite number > 0")) {
-            try GaussianNLLLoss<Double>(eps: 0).forward(ok)
+        #expect(throws: LossError.invalidOption(name: "eps", value: "-1e-06", expected: "a finite number >= 0")) {
+            try GaussianNLLLoss<Double>(eps: -1e-6).forward(ok)
         }
     }
 
@@ -142,5 +142,18 @@ import _TestSupport
             let report = try GradientCheck.check(GaussianNLLLoss<Double>(reduction: reduction), inputs: inputs)
             #expect(report.passes(tolerance: 1e-7), "\(c): \(report)")
         }
+    }
+
+    /// eps = 0 is accepted, as PyTorch accepts it: positive variances give the unclamped
+    /// formula, a zero variance the formula's non-finite loss (no error).
+    @Test func zeroEpsIsAccepted() throws {
+        let x = Tensor<Double>([1, 2, 3]), y = Tensor<Double>([1, 1, 2.5]), v = Tensor<Double>([0.5, 0.25, 2])
+        let got = try GaussianNLLLoss<Double>(eps: 0, reduction: .none)
+            .forward(LossInputs(["input": .values(x), "target": .values(y), "var": .values(v)])).scalars
+        let want = (0..<3).map { i in 0.5 * (Double.log(v[flat: i]) + (x[flat: i] - y[flat: i]) * (x[flat: i] - y[flat: i]) / v[flat: i]) }
+        #expect(TestSupport.maxRelativeDifference(got, want) < 1e-15)
+        let zero = try GaussianNLLLoss<Double>(eps: 0, reduction: .none)
+            .forward(LossInputs(["input": .values(x), "target": .values(y), "var": .values(Tensor([0, 0.25, 0]))])).scalars
+        #expect(!zero[0].isFinite && zero[1].isFinite && !zero[2].isFinite)
     }
 }

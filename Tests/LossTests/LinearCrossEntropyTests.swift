@@ -317,6 +317,46 @@ struct UnfusedLinearCE {
         }
     }
 
+    /// The fused head forms each row's loss from y - m, as cross-entropy does: a bias that
+    /// puts every logit near 1e10 (the weight is 0, so the logits are the bias exactly) keeps
+    /// the loss to working precision, against the closed form over the exact differences.
+    @Test func largeOffsetInTheLogitsKeepsTheLoss() throws {
+        let spread: [Double] = [0.75, -0.5, 1.5, 0.0, -2.0]
+        let bias = Tensor(spread.map { 1e10 + $0 }), targets = [0, 2, 4]
+        let input = TestSupport.normal([3, 2], seed: 91), weight = try Tensor<Double>(zeros: [5, 2])
+        for smoothing in [0.0, 0.1] {
+            let head = LinearCrossEntropyLoss<Double>(labelSmoothing: smoothing, reduction: .none)
+            let got = try head(input, weight, target: Tensor(targets), linearBias: bias).scalars
+            let d = bias.scalars.map { $0 - bias.scalars[0] }, m = d.max()!
+            let lse = m + Double.log(d.reduce(0) { $0 + Double.exp($1 - m) })
+            for (r, t) in targets.enumerated() {
+                let want = (1 - smoothing) * (lse - d[t]) + smoothing / 5 * d.reduce(0) { $0 + (lse - $1) }
+                #expect(abs(got[r] - want) <= 1e-12 * want, "smoothing \(smoothing) row \(r): \(got[r]) vs \(want)")
+            }
+        }
+        // In Float, 1e17 is exact and ties give log 5.
+        let tied = try LinearCrossEntropyLoss<Float>(reduction: .none)(
+            Tensor<Float>(zeros: [2, 3]), Tensor<Float>(zeros: [5, 3]), target: Tensor([0, 4]),
+            linearBias: Tensor([Float](repeating: 1e17, count: 5)))
+        #expect(tied.scalars.allSatisfy { abs(Double($0) - Double.log(5)) <= 1e-6 }, "\(tied)")
+    }
+
+    /// A vocabulary whose one row of logits exceeds any budget is an error at once: the
+    /// smallest budget is computed, not searched for byte by byte, and no size overflows.
+    @Test func vocabularyBeyondTheBudgetIsAnErrorAtOnce() throws {
+        for vocabulary in [1 << 40, 1 << 61, Int.max] {
+            #expect(throws: LossError.self) {
+                try linearCrossEntropyChunkRows(tokens: 8, vocabulary: vocabulary, budgetBytes: 64 << 20, scalar: Double.self)
+            }
+        }
+        #expect(linearCrossEntropyWorkspaceCount(chunkRows: 1 << 40, vocabulary: 1 << 40) == Int.max)
+        // With D = 0 the N × V logits hold no data: bounded as a shape without elements is.
+        let input = try Tensor<Double>(shape: [1 << 12, 0], scalars: [])
+        let weight = try Tensor<Double>(shape: [1 << 13, 0], scalars: [])
+        let targets = Tensor([Int](repeating: 0, count: 1 << 12))
+        #expect(throws: LossError.self) { try LinearCrossEntropyLoss<Double>(chunkRows: 1)(input, weight, target: targets) }
+    }
+
     /// A small budget gives small chunks with identical per-row losses.
     @Test func budgetSetsTheChunkSize() throws {
         #expect(try linearCrossEntropyChunkRows(tokens: 8192, vocabulary: 128_256, budgetBytes: 64 << 20, scalar: Float.self) == 125)

@@ -98,7 +98,9 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
                 let v = try loss.forward(inputs).scalars
                 #expect(v[0].isNaN && v[1] == 0 && v[2] == 1)
                 let g = try loss.backward(inputs, upstream: values([1, 1, 1], as: t))["input"]!.scalars
-                #expect(g[0].isNaN && g[1] == 0 && g[2] > 0)
+                // MSE's gradient 2 (x - y) is NaN; L1's is sign(x - y), and torch.sign(NaN) is 0.
+                #expect(loss is MSELoss<T> ? g[0].isNaN : g[0] == 0)
+                #expect(g[1] == 0 && g[2] > 0)
             }
             #expect(try MSELoss<T>().forward(inputs).scalar!.isNaN)
             #expect(try SmoothL1Loss<T>().forward(inputs).scalar!.isNaN)
@@ -120,6 +122,79 @@ private func axis<T: KernelScalar>(_ op: AxisOperation, _ v: [Double], _ shape: 
             let emptyBatch = values([], [0, 3], as: t)
             #expect(try CrossEntropyLoss<T>()(emptyBatch, Tensor<Int>([])).scalar!.isNaN)
             #expect(try CrossEntropyLoss<T>(reduction: .sum)(emptyBatch, Tensor<Int>([])).scalar == 0)
+        }
+        if float { try check(Float.self) } else { try check(Double.self) }
+    }
+
+    /// A NaN behind a hinge stays NaN, as PyTorch's clamp keeps it (Swift's max(0, NaN) is 0):
+    /// the loss, and so any mean over it. The gradient is autograd's: the clamp's backward
+    /// passes 0 on (NaN > 0 is false), which the chain rule then multiplies by the rest.
+    @Test(arguments: [true, false])
+    func hingesKeepNaN(float: Bool) throws {
+        func check<T: KernelScalar>(_ t: T.Type) throws {
+            let nan = Double.nan
+            let ranking = LossInputs<T>([
+                "input1": .values(values([nan, 1, 2], as: t)), "input2": .values(values([0, 3, 1], as: t)),
+                "target": .values(values([-1, 1, -1], as: t)),
+            ])
+            let mrl = MarginRankingLoss<T>(margin: 0.3, reduction: .none)
+            #expect(same(try mrl.forward(ranking).scalars, [nan, 2.3, 1.3]))
+            #expect(try MarginRankingLoss<T>(margin: 0.3).forward(ranking).scalar!.isNaN)
+            let g = try mrl.backward(ranking, upstream: values([1, 1, 1], as: t))
+            // The clamp passes 0 on: input gradients 0; the target's -(0 · (x1 - x2)) is NaN.
+            #expect(same(g["input1"]!.scalars, [0, -1, 1]) && same(g["input2"]!.scalars, [0, 1, -1]))
+            #expect(same(g["target"]!.scalars, [nan, 2, -1]))
+
+            let embedding = LossInputs<T>(["input": .values(values([nan, 1, nan], as: t)), "target": .values(values([-1, 1, 1], as: t))])
+            #expect(same(try HingeEmbeddingLoss<T>(reduction: .none).forward(embedding).scalars, [nan, 1, nan]))
+            #expect(same(try HingeEmbeddingLoss<T>(reduction: .none).backward(embedding, upstream: values([1, 1, 1], as: t))["input"]!.scalars, [0, 1, 1]))
+
+            let cosine = LossInputs<T>([
+                "input1": .values(values([nan, 1, 1, 2], [2, 2], as: t)), "input2": .values(values([1, 1, 1, 0], [2, 2], as: t)),
+                "target": .values(values([-1, -1], as: t)),
+            ])
+            let c = try CosineEmbeddingLoss<T>(reduction: .none).forward(cosine).scalars
+            #expect(c[0].isNaN && c[1].isFinite && c[1] > 0)
+            #expect(try CosineEmbeddingLoss<T>().forward(cosine).scalar!.isNaN)
+
+            let hinge = LossInputs<T>(["input": .values(values([nan, 0.5], as: t)), "target": .values(values([1, -1], as: t))])
+            #expect(same(try HingeLoss<T>(reduction: .none).forward(hinge).scalars, [nan, 1.5]))
+            #expect(same(try SquaredHingeLoss<T>(reduction: .none).forward(hinge).scalars, [nan, 2.25]))
+            let hg = try HingeLoss<T>(reduction: .none).backward(hinge, upstream: values([1, 1], as: t))
+            #expect(same(hg["input"]!.scalars, [0, 1]) && same(hg["target"]!.scalars, [nan, -0.5]))
+
+            // Triplets: a NaN row's distances are NaN, and 0 times their NaN gradient is NaN,
+            // for every input of that row; the other row is untouched.
+            let triplet = LossInputs<T>([
+                "anchor": .values(values([nan, 1, 1, 2], [2, 2], as: t)),
+                "positive": .values(values([1, 1, 1, 0], [2, 2], as: t)),
+                "negative": .values(values([0, 1, 5, 5], [2, 2], as: t)),
+            ])
+            for swap in [false, true] {
+                let loss = TripletMarginLoss<T>(swap: swap, reduction: .none)
+                #expect(try loss.forward(triplet).scalars[0].isNaN)
+                let tg = try loss.backward(triplet, upstream: values([1, 1], as: t))
+                for name in ["anchor", "positive", "negative"] {
+                    let v = tg[name]!.scalars
+                    #expect(v[0].isNaN && v[1].isNaN && v[2] == 0 && v[3] == 0, "\(name) swap \(swap): \(v)")
+                }
+            }
+        }
+        if float { try check(Float.self) } else { try check(Double.self) }
+    }
+
+    /// amax of a row whose max is NaN: no entry equals NaN, so PyTorch's (dy / count) · mask
+    /// is NaN for the whole row. logsumexp of a row holding +inf: PyTorch's dy · exp(x - lse)
+    /// is NaN at +inf and 0 elsewhere (softmax's row would be all NaN).
+    @Test(arguments: [true, false])
+    func reductionGradientsAtNaNAndInfinity(float: Bool) throws {
+        func check<T: KernelScalar>(_ t: T.Type) throws {
+            let x = LossInputs<T>(["input": .values(values([.nan, 1, 2, 1, 3, 3], [2, 3], as: t))])
+            let amax = try AxisFunction<T>(.amax, dim: 1).backward(x, upstream: values([1, 1], as: t))["input"]!.scalars
+            #expect(same(amax, [.nan, .nan, .nan, 0, 0.5, 0.5]))
+            let y = LossInputs<T>(["input": .values(values([.infinity, 1, 2, -.infinity, -.infinity, -.infinity], [2, 3], as: t))])
+            let lse = try AxisFunction<T>(.logSumExp, dim: 1).backward(y, upstream: values([1, 1], as: t))["input"]!.scalars
+            #expect(same(lse, [.nan, 0, 0, .nan, .nan, .nan]))
         }
         if float { try check(Float.self) } else { try check(Double.self) }
     }

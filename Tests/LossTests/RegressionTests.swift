@@ -26,6 +26,17 @@ import _TestSupport
         }
     }
 
+    /// MSE's gradient 2 (x - y) is formed as (2 / n) (x - y), as PyTorch's: in Float,
+    /// x - y = 3e38 with n = 2 gives 3e38, not 2 · 3e38 = inf halved. (x - y = 6e38 is inf
+    /// either way.)
+    @Test func squaredErrorGradientDoesNotOverflowBeforeTheMean() throws {
+        let x = Tensor<Float>([3e38, 3e38]), y = Tensor<Float>([-3e38, 0])
+        let g = try MSELoss<Float>().backward(LossInputs(["input": .values(x), "target": .values(y)]), upstream: Tensor(scalar: 1))
+        #expect(g["input"]!.scalars == [.infinity, 3e38] && g["target"]!.scalars == [-.infinity, -3e38])
+        let four = try MSELoss<Float>().valueWithGradient(Tensor<Float>([3e38, 0, 0, 0]), Tensor<Float>([0, 0, 0, 0]))
+        #expect(four.gradient.scalars == [1.5e38, 0, 0, 0])
+    }
+
     @Test func rmseGradientIsZeroWhereInputEqualsTarget() throws {
         let g = try RMSELoss<Double>().backward(LossInputs(["input": .values(x), "target": .values(x)]), upstream: Tensor(scalar: 1))
         #expect(g["input"]!.scalars.allSatisfy { $0 == 0 })

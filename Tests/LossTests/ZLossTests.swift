@@ -20,6 +20,26 @@ import _TestSupport
         }
     }
 
+    /// The cross-entropy term is -log_softmax(x)_t formed from x - m: under a common offset of
+    /// 1e10 the loss keeps every digit. The closed form over the exact differences d = x - x_0
+    /// (the z-term takes lse itself, O + lse(d)) is the reference.
+    @Test func largeCommonOffsetKeepsTheCrossEntropyTerm() throws {
+        let spread: [Double] = [0.5, -1.25, 2.0, 0.0]
+        for offset in [1e10, -1e13] {
+            let x = try Tensor(shape: [2, 4], scalars: spread.map { offset + $0 } + spread.map { offset - $0 })
+            let targets = [1, 3], zLoss = 1e-30  // the z-term, 1e-30 lse², stays comparable to the rest
+            let got = try CrossEntropyZLoss<Double>(zLoss: zLoss, reduction: .none)(x, Tensor(targets)).scalars
+            for r in 0..<2 {
+                let row = Array(x.scalars[(4 * r)..<(4 * r + 4)])
+                let d = row.map { $0 - row[0] }, m = d.max()!
+                let lseD = m + Double.log(d.reduce(0) { $0 + Double.exp($1 - m) })
+                let lse = row[0] + lseD
+                let want = (lseD - d[targets[r]]) + zLoss * lse * lse
+                #expect(abs(got[r] - want) <= 1e-12 * abs(want), "\(offset) row \(r): \(got[r]) vs \(want)")
+            }
+        }
+    }
+
     @Test func meanDividesByRowsNotIgnored() throws {
         let none = try CrossEntropyZLoss<Double>(zLoss: 0.1, reduction: .none).forward(inputs)
         #expect(none[flat: 0] == 0 && none[flat: 3] == 0)

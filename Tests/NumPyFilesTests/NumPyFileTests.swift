@@ -69,6 +69,11 @@ import _TestSupport
         wrongVersion[6] = 4
         #expect(throws: NPYError.unsupportedVersion(major: 4, minor: 0)) { try NPYArray(npyBytes: wrongVersion) }
         #expect(throws: NPYError.trailingBytes(1)) { try NPYArray(npyBytes: Self.bytes("f32_2x3.npy") + [0]) }
+        // A device (/dev/zero never ends) or a directory is refused before it is read.
+        #expect(throws: NPYError.io(path: "/dev/zero", reason: "is a device or socket, not a .npy file")) {
+            try NPYArray(contentsOf: "/dev/zero")
+        }
+        #expect(throws: NPYError.io(path: "/", reason: "is a directory, not a .npy file")) { try NPYArray(contentsOf: "/") }
     }
 
     /// A header with the given text and correct framing, then `data`.

@@ -80,6 +80,27 @@ import _TestSupport
         #expect(Self.confident.output.values.filter { $0 != 0 }.allSatisfy { $0 < 1e-9 })
     }
 
+    /// torchvision's sigmoid focal loss with gamma < 1 where its 1 - p_t rounds to 0
+    /// (`torch-cases-hard-values.json`): its NaN gradient entries (input and target) are
+    /// explained by the rule and nothing else; with gamma 2 the same NaNs are not.
+    @Test(arguments: Precision.allCases)
+    func saturatedSigmoidFocalDiffersByDesign(precision: Precision) throws {
+        let values = try ReferenceFile(contentsOf: TestSupport.repositoryRoot + "/Tests/Fixtures/torch-cases-hard-values.json")
+        let c = values.cases.first { $0.id == "saturated/sigmoid_focal/none/gamma0.5" }!
+        #expect(c.gradients["input"]!.values.filter(\.isNaN).count == 3)
+        let r = Verifier.run(c, precision: precision)
+        #expect(r.status == .differs, "\(r.status) \(r.message ?? "")")
+        #expect(r.message?.contains("gradient of input: 3 entries differ by design") == true, "\(r.message ?? "")")
+        var other = c
+        other.options["gamma"] = .double(2)
+        #expect(Verifier.run(other, precision: precision).status == .fail)
+        // A NaN at the element that is not saturated (logit 3) is a failure.
+        var wrong = c
+        wrong.gradients["input"]!.values[2] = wrong.gradients["input"]!.values[3]
+        wrong.gradients["input"]!.values[3] = .nan
+        #expect(Verifier.run(wrong, precision: precision).status == .fail)
+    }
+
     @Test func softmaxRoundoffTermIsStillTight() {
         // 1e-12 on an entry of 1.3e-9 (0.08%) is well above that term (max|output| is
         // below 1 and max|upstream| a few units) and must fail in Double.

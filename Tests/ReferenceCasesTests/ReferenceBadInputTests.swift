@@ -24,6 +24,18 @@ private func malformed(_ reason: String) -> LossError { .malformedFile(path: "ba
 
 private func parse(_ text: String) throws { _ = try ReferenceFile(bytes: Array(text.utf8), path: "bad.json") }
 
+private let duplicateInput = file(
+    #""inputs":{"input":{"shape":[1],"data":[5]},"input":{"shape":[2],"data":[0.0,3.0]},"target":{"shape":[2],"data":[1,0]}},"#
+        + output + "," + upstream)
+private let duplicateFormat = #"{"format":"x", "format":"loss-reference/1","cases":[]}"#
+
+/// The byte offset of the first occurrence of `needle` in `text` (where the parser reports
+/// a repeated key: at the key's opening quote).
+private func offset(of needle: String, in text: String) -> Int {
+    let bytes = Array(text.utf8), n = Array(needle.utf8)
+    return (0...(bytes.count - n.count)).first { Array(bytes[$0..<($0 + n.count)]) == n }!
+}
+
 let referenceBadInputs: [BadInput] = [
     BadInput(
         "expected output stored as int64 (was compared against nothing and passed)",
@@ -59,6 +71,20 @@ let referenceBadInputs: [BadInput] = [
     BadInput("duplicate case id", malformed(#"case id "a" appears twice"#)) {
         let one = #"{"id":"a","function":"mse_loss","# + input + "," + output + "," + upstream + "}"
         try parse(header + one + "," + one + footer)
+    },
+    BadInput(
+        "a key twice in inputs (the last value would have counted)",
+        malformed(#"is not valid JSON (invalid JSON at byte \#(offset(of: #""input":{"shape":[2]"#, in: duplicateInput)): the key "input" appears twice in one object)"#)
+    ) { try parse(duplicateInput) },
+    BadInput(
+        "a key twice at the top level (the first value would have counted)",
+        malformed(#"is not valid JSON (invalid JSON at byte \#(offset(of: #""format":"loss"#, in: duplicateFormat)): the key "format" appears twice in one object)"#)
+    ) { try parse(duplicateFormat) },
+    BadInput(
+        "a shape without elements claiming 2^39 rows",
+        malformed(#"case "a": inputs.input has a shape without elements whose other sizes multiply to more than 16777216"#)
+    ) {
+        try parse(file(#""inputs":{"input":{"shape":[549755813887,0],"data":[]}},"# + output + "," + upstream))
     },
     BadInput("option that is an object", malformed(#"case "a": option reduction is an object"#)) {
         try parse(header + #"{"id":"a","function":"mse_loss","options":{"reduction":{"x":1}},"# + input + "," + output + "," + upstream + "}" + footer)
@@ -121,6 +147,16 @@ let referenceBadInputs: [BadInput] = [
             #expect(reason.hasPrefix("cannot be read ("), "\(reason)")
         } catch {
             Issue.record("unexpected error \(error)")
+        }
+    }
+
+    /// A device (/dev/zero never ends) or a directory is refused before it is read.
+    @Test func specialFilesAreRefusedUnread() {
+        #expect(throws: LossError.malformedFile(path: "/dev/zero", reason: "is a device, not a file of reference cases")) {
+            try ReferenceFile(contentsOf: "/dev/zero")
+        }
+        #expect(throws: LossError.malformedFile(path: "/", reason: "is a directory, not a file of reference cases")) {
+            try ReferenceFile(contentsOf: "/")
         }
     }
 

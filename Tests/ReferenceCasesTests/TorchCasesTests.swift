@@ -27,6 +27,21 @@ import _TestSupport
         }
     }
 
+    /// Values that break naive formulas (`make_hard_value_cases.py`): large common offsets of
+    /// cross-entropy's logits, NaN behind hinges, NaN and +inf in reductions. Every case
+    /// passes, but torchvision's sigmoid focal loss at saturation, whose NaN gradient LossKit
+    /// deliberately does not give (reported as a documented difference).
+    @Test(arguments: Precision.allCases)
+    func hardValuesMatchPyTorch(precision: Precision) throws {
+        let file = try ReferenceFile(contentsOf: TestSupport.repositoryRoot + "/Tests/Fixtures/torch-cases-hard-values.json")
+        #expect(file.cases.count >= 70)
+        for c in file.cases {
+            let r = Verifier.run(c, precision: precision)
+            let expected: CaseResult.Status = c.id.hasPrefix("saturated/sigmoid_focal/") ? .differs : .pass
+            #expect(r.status == expected, "\(c.id) [\(precision)]: \(r.message ?? "")")
+        }
+    }
+
     @Test(arguments: Precision.allCases)
     func supportedCasesPass(precision: Precision) {
         var passed = 0

@@ -20,6 +20,24 @@ public struct LossFuzzInput {
     /// The most elements any tensor gets, to keep executions fast.
     public static let maximumElements = 256
 
+    /// Sizes set beside a size 0, as a lying `.npy` header or reference file would claim
+    /// them: some within ``maximumEmptyShapeRows`` (evaluated, their rows fast), the rest
+    /// beyond it or beyond an `Int` once multiplied (refused with a LossError).
+    public static let hugeSizes = [3, 1 << 10, 1 << 16, maximumEmptyShapeRows + 1, 1 << 40, 1 << 62, Int.max]
+
+    /// The element count of `shape`, or nil when it exceeds ``maximumElements`` (or an Int):
+    /// such a shape gets no data, and building its tensor throws.
+    static func smallCount(_ shape: [Int]) -> Int? {
+        if shape.contains(0) { return 0 }
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= maximumElements else { return nil }
+            n = p
+        }
+        return n
+    }
+
     struct Reader {
         let bytes: [UInt8]
         var i = 0
@@ -85,12 +103,19 @@ public struct LossFuzzInput {
         var dims = (0..<rank).map { _ in r.int(0...5) }
         if r.byte() < 200 { dims = dims.map { max($0, 1) } }  // mostly non-empty
         while dims.reduce(1, *) > Self.maximumElements { dims.removeLast() }
+        // Now and then a shape without elements whose other sizes are huge: a size 0 and
+        // one of hugeSizes (the same dimensions for every input, so that shapes agree).
+        if dims.count >= 2, r.byte() < 40 {
+            let zeroAt = r.int(0...dims.count - 1), hugeAt = r.int(0...dims.count - 1)
+            dims[zeroAt] = 0
+            if hugeAt != zeroAt { dims[hugeAt] = Self.hugeSizes[r.int(0...Self.hugeSizes.count - 1)] }
+        }
         constants = [:]
         constantShapes = [:]
         for name in ["weight", "pos_weight"] where r.byte() < 24 {
             let shape = r.byte() % 2 == 0 ? Array(dims.suffix(1)) : dims
             constantShapes[name] = shape
-            constants[name] = (0..<shape.reduce(1, *)).map { _ in abs(Self.value(&r, specials: specials)) }
+            constants[name] = (0..<(Self.smallCount(shape) ?? 0)).map { _ in abs(Self.value(&r, specials: specials)) }
         }
         inputs = []
         onGrid = !specials && optionsOnGrid
@@ -105,8 +130,8 @@ public struct LossFuzzInput {
             default: break
             }
             if spec.name == "input_lengths" || spec.name == "target_lengths" { shape = Array(dims.dropFirst().prefix(1)) }
-            let count = shape.reduce(1, *)
-            let classes = max(dims.count > 1 ? dims[1] : dims.first ?? 1, 1)
+            let count = Self.smallCount(shape) ?? 0
+            let classes = min(max(dims.count > 1 ? dims[1] : dims.first ?? 1, 1), Self.maximumElements)
             if spec.kind == .indices {
                 let indices = (0..<count).map { _ -> Int in
                     let b = r.byte()
@@ -197,6 +222,16 @@ public struct LossFuzzInput {
             // cancels for p < 1, as in PyTorch's float32. p = 1, 2 and inf are exact paths.
             if function == "triplet_margin_loss", let p = options["p"], ![.int(1), .int(2), .double(1), .double(2), .null].contains(p) {
                 return nil
+            }
+            // With p = 1 the distances are sums of |difference + eps|: on the grid, margin +
+            // d(a, p) - d(a, n) can be exactly 0 (the eps terms cancel), where the hinge's
+            // gradient jumps; Double's rounding puts z at 4e-16, Float's at 0, and one takes the
+            // active side, the other the inactive one, as PyTorch's float64 and float32 do.
+            // The loss itself is continuous there: it alone is compared.
+            var a = a, b = b
+            if function == "triplet_margin_loss", let p = options["p"], [.int(1), .double(1)].contains(p) {
+                a = Array(a.prefix(1))
+                b = Array(b.prefix(1))
             }
             // One scale for the whole evaluation: a gradient can be a difference of terms
             // as large as the largest number computed (the triplet loss with p < 1 gives

@@ -68,6 +68,8 @@ int lk_set_instruction_set(int level);
 // after the workers exist. Parts must be independent.
 typedef void (*lk_task)(void *ctx, long part);
 void lk_parallel_run(long parts, int threads, lk_task fn, void *ctx);
+// The most threads lk_parallel_run uses: the caller and the pool's workers.
+int lk_max_threads(void);
 // How many parts `outer` blocks of `block` elements split into for `threads`.
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads);
 int lk_instruction_set(void);

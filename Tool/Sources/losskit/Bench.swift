@@ -47,10 +47,10 @@ struct Bench: ParsableCommand {
     @Option(help: "The input shape: ROWSxCOLUMNS for row operations (e.g. 4096x1000), or a count (e.g. 4194304).")
     var shape: String
 
-    @Option(help: "Threads for the kernel.")
+    @Option(help: "Threads for the kernel, 1 to \(maximumThreadCount).")
     var threads: Int = 1
 
-    @Option(name: .customLong("repeat"), help: "Timed runs (default: as many as fit in about one second).")
+    @Option(name: .customLong("repeat"), help: "Timed runs, 1 to \(Timing.maximumRuns) (default: as many as fit in about one second).")
     var repetitions: Int?
 
     @Flag(help: "Print one JSON object instead of text.")
@@ -67,8 +67,12 @@ struct Bench: ParsableCommand {
     var offset: Int = 0
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if let repetitions, repetitions < 1 { throw ValidationError("--repeat must be at least 1, got \(repetitions)") }
+        guard (1...maximumThreadCount).contains(threads) else {
+            throw ValidationError("--threads must be between 1 and \(maximumThreadCount) (the kernels' pool), got \(threads)")
+        }
+        if let repetitions, !(1...Timing.maximumRuns).contains(repetitions) {
+            throw ValidationError("--repeat must be between 1 and \(Timing.maximumRuns), got \(repetitions)")
+        }
         guard (0..<16).contains(offset) else { throw ValidationError("--offset must be 0 to 15, got \(offset)") }
         _ = try parsedShape()
         if vocabParallel && op != .linearCrossEntropy {
@@ -250,6 +254,9 @@ struct Bench: ParsableCommand {
 
 /// Monotonic wall-clock timing with warm-up.
 enum Timing {
+    /// The most timed runs: their timings are kept (8 bytes each), and the default stops here too.
+    static let maximumRuns = 100_000
+
     static func now() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -266,7 +273,7 @@ enum Timing {
             warm.append(now() - t0)
         }
         let estimate = max(warm.sorted()[warm.count / 2], 1)
-        let runs = repetitions ?? min(100_000, max(5, Int(1_000_000_000 / estimate)))
+        let runs = min(repetitions ?? max(5, Int(1_000_000_000 / estimate)), maximumRuns)
         var times: [UInt64] = []
         times.reserveCapacity(runs)
         for _ in 0..<runs {

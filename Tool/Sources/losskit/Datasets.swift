@@ -29,11 +29,64 @@ func reportingErrors(_ command: String, _ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as ToolError {
-        printError("losskit \(command): \(error)")
+        printError("losskit \(command): " + printable("\(error)"))
         throw ExitCode(error.exitStatus)
     } catch let error as LossError {
-        printError("losskit \(command): \(error)")
+        printError("losskit \(command): " + printable("\(error)"))
         throw ExitCode(1)
+    }
+}
+
+/// A CSV cell as a number Float can hold: decimal notation only (see ``parseDecimal(_:)``),
+/// finite, and within Float's range (a cell of 1e39 is an error, not an infinity that
+/// training would meet later). `what` names the cell in the error.
+func csvNumber(_ text: String, _ what: String) throws -> Double {
+    guard let v = parseDecimal(text) else {
+        throw ToolError.unreadable("\(what): '\(text.prefix(40))' is not a number (only numeric columns, in decimal notation, are supported)")
+    }
+    guard v.isFinite, Float(v).isFinite else {
+        throw ToolError.unreadable("\(what): \(text.prefix(40)) is beyond Float's range (±3.4e38)")
+    }
+    return v
+}
+
+/// `text` as a number when it is written in decimal notation and nothing else: an optional
+/// sign, digits with an optional point, an optional exponent. Swift's `Double(_:)` also takes
+/// hexadecimal (`0x10` is 16), `nan` and `inf`, and stops at a NUL byte (`1\0garbage` is 1).
+func parseDecimal<S: StringProtocol>(_ text: S) -> Double? {
+    let bytes = Array(text.utf8)
+    var i = 0, digits = 0
+    func scanDigits() -> Int {
+        var n = 0
+        while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1; n += 1 }
+        return n
+    }
+    if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+    digits += scanDigits()
+    if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+        i += 1
+        digits += scanDigits()
+    }
+    guard digits > 0 else { return nil }
+    if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+        i += 1
+        if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard scanDigits() > 0 else { return nil }
+    }
+    guard i == bytes.count else { return nil }
+    return Double(String(decoding: bytes, as: UTF8.self))
+}
+
+/// What `path` is when it exists and is neither a regular file nor a pipe (symbolic links
+/// followed): "a directory", "a device", "a socket"; nil otherwise.
+func specialFileKind(_ path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG, S_IFIFO: return nil
+    case S_IFDIR: return "a directory"
+    case S_IFCHR, S_IFBLK: return "a device"
+    default: return "a special file"
     }
 }
 
@@ -161,13 +214,18 @@ enum DataLoader {
         } else {
             path = spec
         }
+        if let kind = specialFileKind(path) {
+            throw ToolError.unreadable("\(path) is \(kind), not a CSV file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             let hint = builtIn.keys.sorted().joined(separator: ", ")
             throw ToolError.unreadable(
                 FileManager.default.fileExists(atPath: path)
                     ? "\(path) cannot be read" : "\(path): no such file (use --data with one of \(hint), or a CSV path)")
         }
-        let text = String(decoding: data, as: UTF8.self)
+        var text = String(decoding: data, as: UTF8.self)
+        // A byte-order mark (as spreadsheet programs write) is not part of the first cell.
+        if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }
         let lines = text.split(whereSeparator: \.isNewline).filter { !$0.allSatisfy(\.isWhitespace) }
         guard let first = lines.first else { throw ToolError.unreadable("\(path) is empty") }
         if first.contains("median_house_value") { return try california(lines, path: path) }
@@ -201,10 +259,7 @@ enum DataLoader {
                 }
                 let f = fields[i].trimmingCharacters(in: .whitespaces)
                 if f.isEmpty { return nil }
-                guard let v = Double(f), v.isFinite else {
-                    throw ToolError.unreadable("\(path): line \(number + 2): \(name) = '\(f)' is not a number")
-                }
-                return v
+                return try csvNumber(f, "\(path): line \(number + 2): \(name)")
             }
             guard let income = try value("median_income"), let age = try value("housing_median_age"),
                   let rooms = try value("total_rooms"), let bedrooms = try value("total_bedrooms"),
@@ -215,8 +270,13 @@ enum DataLoader {
                 dropped += 1
                 continue
             }
-            features += [income, age, rooms / households, bedrooms / households, population, population / households,
-                         latitude, longitude].map { Float($0) }
+            let row = [income, age, rooms / households, bedrooms / households, population, population / households,
+                       latitude, longitude, value / 100_000]
+            guard row.allSatisfy({ Float($0).isFinite }) else {
+                throw ToolError.unreadable(
+                    "\(path): line \(number + 2): a feature derived from it (a ratio to households) is beyond Float's range")
+            }
+            features += row.dropLast().map { Float($0) }
             targets.append(Float(value / 100_000))
         }
         return Dataset(
@@ -235,8 +295,7 @@ enum DataLoader {
                 throw ToolError.unreadable("\(path): line \(number + 1) has \(fields.count) fields, expected 64 pixels and a label")
             }
             for f in fields.prefix(64) {
-                guard let v = Double(f) else { throw ToolError.unreadable("\(path): line \(number + 1): '\(f)' is not a number") }
-                features.append(Float(v / 16))
+                features.append(Float(try csvNumber(f, "\(path): line \(number + 1): a pixel") / 16))
             }
             guard let label = Int(fields[64]), (0..<10).contains(label) else {
                 throw ToolError.unreadable("\(path): line \(number + 1): the label '\(fields[64])' is not a digit 0-9")
@@ -253,7 +312,7 @@ enum DataLoader {
     /// target (a class label 0, 1, ... for a classification loss). Rows with an empty field are dropped.
     static func generic(_ lines: [Substring], path: String, classification: Bool) throws -> Dataset {
         let firstFields = lines[0].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let hasHeader = firstFields.contains { !$0.isEmpty && Double($0) == nil }
+        let hasHeader = firstFields.contains { !$0.isEmpty && parseDecimal($0) == nil }
         let columns = firstFields.count
         guard columns >= 2 else {
             throw ToolError.unreadable("\(path): expected comma-separated columns, features first and the target last")
@@ -271,14 +330,11 @@ enum DataLoader {
             }
             var row: [Float] = []
             for f in fields {
-                guard let v = Double(f), v.isFinite else {
-                    throw ToolError.unreadable("\(path): line \(number + 1): '\(f)' is not a number (only numeric columns are supported)")
-                }
-                row.append(Float(v))
+                row.append(Float(try csvNumber(f, "\(path): line \(number + 1)")))
             }
             features += row.dropLast()
             if classification {
-                guard let v = Double(fields[columns - 1]), v >= 0, v == v.rounded(), v < 100_000 else {
+                guard let v = parseDecimal(fields[columns - 1]), v >= 0, v == v.rounded(), v < 100_000 else {
                     throw ToolError.unreadable(
                         "\(path): line \(number + 1): the class label '\(fields[columns - 1])' is not 0, 1, 2, ...")
                 }
@@ -289,6 +345,9 @@ enum DataLoader {
         }
         let rows = classification ? labels.count : targets.count
         guard rows >= 5 else { throw ToolError.unreadable("\(path): needs at least 5 complete rows, found \(rows)") }
+        if classification, let top = labels.max(), top < 1 {
+            throw ToolError.unreadable("\(path): a classification loss needs at least two classes, and every label is \(top)")
+        }
         let names = hasHeader ? Array(firstFields.dropLast()) : (1..<columns).map { "x\($0)" }
         let task: Dataset.Task = classification ? .classification(classes: (labels.max() ?? 0) + 1) : .regression(unitScale: 1, unit: "")
         return Dataset(

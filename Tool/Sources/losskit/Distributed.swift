@@ -29,13 +29,13 @@ func reportingDistributedErrors(_ command: String, _ communicator: any Communica
         try body()
     } catch let error as DistributedError {
         if case .failedOnRank = error, communicator.rank != 0 { throw ExitCode(1) }
-        printError(prefix + "\(error)")
+        printError(prefix + printable("\(error)"))
         throw ExitCode(1)
     } catch let error as ToolError {
-        printError(prefix + "\(error)")
+        printError(prefix + printable("\(error)"))
         throw ExitCode(error.exitStatus)
     } catch let error as LossError {
-        printError(prefix + "\(error)")
+        printError(prefix + printable("\(error)"))
         throw ExitCode(1)
     }
 }

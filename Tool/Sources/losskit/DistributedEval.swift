@@ -90,7 +90,7 @@ extension Eval {
     func writeGradient<T: KernelScalar>(_ g: Tensor<T>, reduced: Bool, _ comm: any Communicator) throws {
         guard comm.rank == 0, let gradOut else { return }
         try DistributedFiles.write(g, to: gradOut)
-        print("wrote \(gradOut) (gradient of the \(reduced ? "loss" : "sum of the losses") with respect to the input, shape \(describeShape(g.shape)))")
+        print("wrote \(gradOut) (gradient of the \(reduced ? "loss" : "sum of the losses") with respect to input, shape \(describeShape(g.shape)))")
         fflush(nil)
     }
 

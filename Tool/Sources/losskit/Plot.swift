@@ -47,6 +47,9 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         try reportingErrors("plot") {
+            if let target, !target.isFinite {
+                throw ToolError.invalidArgument("--target \(target): expected a finite number, e.g. --target 1")
+            }
             let parsedRange = try range.map(parseRange)
             let parsedOptions = try parseLossOptions(options)
             var curves: [LossCurve] = []
@@ -68,7 +71,9 @@ struct Plot: ParsableCommand {
 /// Parses `A:B` with A < B.
 func parseRange(_ text: String) throws -> ClosedRange<Double> {
     let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-    guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a.isFinite, b.isFinite, a < b else {
+    guard parts.count == 2, let a = Double(parts[0]), let b = Double(parts[1]), a.isFinite, b.isFinite, a < b,
+          (b - a).isFinite
+    else {
         throw ToolError.invalidArgument("--range \(text): expected A:B with A < B, e.g. --range=-3:3")
     }
     return a...b

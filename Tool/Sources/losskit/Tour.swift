@@ -23,15 +23,20 @@ struct Tour: ParsableCommand {
     @Option(help: "Folder for the tour's plots.")
     var out = "./losskit-out"
 
-    @Option(help: "Epochs of each training run in step 8.")
+    @Option(help: "Epochs of each training run in step 8, 1 to 1000.")
     var epochs = 20
 
+    /// Bad arguments are refused before the tutorial prints anything (exit status 2).
+    func validate() throws {
+        guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be between 1 and 1000, got \(epochs)") }
+    }
+
     func run() throws {
+        // The output folder too: a --out that cannot be created fails before the tutorial, with 2.
+        try reportingErrors("tour") { try makeFolder(out) }
         let printer = TourPrinter()
         try Self.walk(printer)
         try reportingErrors("tour") {
-            guard (1...1000).contains(epochs) else { throw ToolError.invalidArgument("--epochs must be between 1 and 1000") }
-            try makeFolder(out)
             try Self.train(printer, epochs: epochs, folder: out)
         }
     }
@@ -61,7 +66,7 @@ struct Tour: ParsableCommand {
         func row(_ name: String, _ m: RegressionMetrics) {
             out.say("  " + TrainingReport.pad(name, 26) + TrainingReport.pad(TrainingReport.money(m.mae, "$"), 10, right: true)
                 + TrainingReport.pad(TrainingReport.money(m.rmse, "$"), 10, right: true)
-                + TrainingReport.pad(String(format: "%.1f%%", m.mape), 8, right: true))
+                + TrainingReport.pad(TrainingReport.percent(m.mape), 8, right: true))
         }
         row("MLP trained with MSE", mse.test)
         row("MLP trained with MAPE", mape.test)

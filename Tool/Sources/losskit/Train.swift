@@ -141,7 +141,7 @@ final class ProgressPrinter: TrainingObserver {
     }
 
     func duration(_ s: Double) -> String {
-        guard s.isFinite else { return "--" }
+        guard s.isFinite, s < 1e9 else { return "--" }
         return s < 60 ? String(format: "%.1fs", s) : String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60)
     }
 }
@@ -158,14 +158,14 @@ enum TrainingReport {
             lines.append("  " + pad("model", 24) + pad("test " + s.loss, 18, right: true) + pad("MAE", 11, right: true)
                 + pad("RMSE", 11, right: true) + pad("MAPE", 8, right: true))
             func row(_ name: String, _ m: RegressionMetrics) {
-                lines.append("  " + pad(name, 24) + pad(String(format: "%.4f", m.loss), 18, right: true)
+                lines.append("  " + pad(name, 24) + pad(number(m.loss), 18, right: true)
                     + pad(money(m.mae, u), 11, right: true) + pad(money(m.rmse, u), 11, right: true)
-                    + pad(String(format: "%.1f%%", m.mape), 8, right: true))
+                    + pad(percent(m.mape), 8, right: true))
             }
             row("MLP", reg.test)
             if let ls = reg.leastSquares { row("least squares (?gels)", ls) }
             row("predict the train mean", reg.mean)
-            lines.append(String(format: "  (train split: %@ %.4f, MAE %@)", s.loss, reg.train.loss, money(reg.train.mae, u)))
+            lines.append("  (train split: \(s.loss) \(number(reg.train.loss)), MAE \(money(reg.train.mae, u)))")
         }
         if let c = r.classification {
             lines.append("test accuracy " + String(format: "%.4f", c.test.accuracy) + " (\(r.testRows) rows), test \(s.loss) "
@@ -178,16 +178,29 @@ enum TrainingReport {
         return lines
     }
 
+    /// A loss for the table: four decimals, or four significant digits when it is huge
+    /// (a diverged run) and the decimals would only widen the column.
+    static func number(_ v: Double) -> String {
+        abs(v) < 1e9 || !v.isFinite ? String(format: "%.4f", v) : String(format: "%.4g", v)
+    }
+
+    /// A percentage for the table, likewise.
+    static func percent(_ v: Double) -> String {
+        abs(v) < 1e6 || !v.isFinite ? String(format: "%.1f%%", v) : String(format: "%.3g%%", v)
+    }
+
     /// `s` padded with spaces to `width` characters.
     static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
         let fill = String(repeating: " ", count: max(0, width - s.count))
         return right ? fill + s : s + fill
     }
 
-    /// `$35,120` for dollars, a plain number otherwise.
+    /// `$35,120` for dollars, a plain number otherwise; `$1.2e+20` beyond a trillion dollars
+    /// (an amount an Int cannot count to comes from a diverged run or a bad column).
     static func money(_ v: Double, _ unit: String) -> String {
         guard unit == "$" else { return String(format: "%.4g", v) }
-        guard v.isFinite else { return "$nan" }
+        guard v.isFinite else { return v.isNaN ? "$nan" : v > 0 ? "$inf" : "-$inf" }
+        guard abs(v) < 1e15 else { return String(format: "$%.3g", v) }
         let n = Int(v.rounded())
         var digits = String(n), out = ""
         while digits.count > 3 {

@@ -138,7 +138,7 @@ enum Trainer {
         guard s.hidden >= 1 && s.hidden <= 4096 else { throw ToolError.invalidArgument("--hidden must be between 1 and 4096") }
         guard s.learningRate > 0 && s.learningRate.isFinite else { throw ToolError.invalidArgument("--lr must be a positive number") }
         guard (1...64).contains(s.threads) else { throw ToolError.invalidArgument("--threads must be between 1 and 64") }
-        if let e = s.epochs, e < 1 || e > 100_000 { throw ToolError.invalidArgument("--epochs must be at least 1") }
+        if let e = s.epochs, e < 1 || e > 100_000 { throw ToolError.invalidArgument("--epochs must be between 1 and 100000") }
 
         let loss = try TrainingLoss(name: s.loss, options: s.options)
         let data = try DataLoader.load(s.data, classification: loss.targets == .classIndices)

@@ -15,9 +15,10 @@ struct Verify: ParsableCommand {
                       + 1e-13 max(1, max|output|), times max|upstream| for gradients
                       (float64 references are exact only to ~1e-16 of the terms of order
                       one they are computed from, however small the result)
-            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped".
-            A case whose only mismatches are differences LossKit documents as deliberate (focal
-            cross-entropy's gradient where PyTorch's is NaN), or that LossKit refuses by design
+            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped"
+            (case ids and messages from the file with control characters escaped).
+            A case whose only mismatches are differences LossKit documents as deliberate (the
+            focal losses' gradients where PyTorch's are NaN), or that LossKit refuses by design
             (an input outside the loss's domain that PyTorch computes with, such as kl_div's
             negative targets: see the README), is printed as DIFF with the reason, and counted
             as ", D differ by design" after the summary.
@@ -45,7 +46,7 @@ struct Verify: ParsableCommand {
             do {
                 loaded.append(try ReferenceFile(contentsOf: path))
             } catch {
-                printError("losskit verify: \(error)")
+                printError("losskit verify: " + printable("\(error)"))
                 throw ExitCode(2)
             }
         }
@@ -64,7 +65,9 @@ struct Verify: ParsableCommand {
                 } else if r.status != .pass {
                     let error = r.maxError.map { ", worst |Δ| \($0)" } ?? ""
                     let label = r.status == .fail ? "FAIL" : r.status == .differs ? "DIFF" : "SKIP"
-                    print("\(label) \(r.id): \(r.message ?? "")\(r.status == .fail ? error : "")")
+                    // The id and message come from the file: shown escaped, so that they can add
+                    // no line of their own (a fake summary) and send no terminal control sequence.
+                    print("\(label) \(printable(r.id)): \(printable(r.message ?? ""))\(r.status == .fail ? error : "")")
                 }
             }
         }
@@ -85,7 +88,31 @@ struct Verify: ParsableCommand {
 
 extension Precision: @retroactive ExpressibleByArgument {}
 
-/// A JSON string literal.
+/// `s` with every control character (C0, DEL, C1, and the bidirectional overrides that
+/// reorder a terminal line) written as a `\u{…}` escape, and a backslash as `\\`: text from a
+/// file, shown on one line as it is.
+func printable(_ s: String) -> String {
+    var out = ""
+    for scalar in s.unicodeScalars {
+        if scalar == "\\" {
+            out += "\\\\"
+        } else if isControl(scalar) {
+            out += "\\u{" + String(scalar.value, radix: 16) + "}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates.
+func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    let v = scalar.value
+    return v < 0x20 || (0x7F...0x9F).contains(v) || (0x202A...0x202E).contains(v) || (0x2066...0x2069).contains(v)
+        || v == 0x200E || v == 0x200F || v == 0x061C
+}
+
+/// A JSON string literal; control characters (see ``isControl(_:)``) as `\u` escapes.
 func jsonString(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {
@@ -96,7 +123,7 @@ func jsonString(_ s: String) -> String {
         case "\t": out += "\\t"
         case "\r": out += "\\r"
         default:
-            if scalar.value < 0x20 {
+            if isControl(scalar) {
                 out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                     + String(scalar.value, radix: 16)
             } else {

@@ -27,6 +27,10 @@ import Testing
             (["softmax", "--shape", "4xabc"], "--shape"),
             (["softmax", "--shape", "4x4", "--threads", "0"], "--threads"),
             (["softmax", "--shape", "4x4", "--repeat", "0"], "--repeat"),
+            // Runs are kept (8 bytes each) and the pool has a fixed size: both are bounded.
+            (["mse", "--shape", "100", "--repeat", "9223372036854775807"], "--repeat must be between 1 and 100000"),
+            (["mse", "--shape", "100", "--repeat", "1000000000"], "--repeat must be between 1 and 100000"),
+            (["softmax", "--shape", "4x4", "--threads", "100000"], "--threads must be between 1 and"),
             (["softmax", "--shape", "4x4", "--offset", "16"], "--offset"),
             (["softmax", "--shape", "4x4", "--offset", "-1"], "offset"),
             (["no-such-op", "--shape", "4x4"], "no-such-op"),

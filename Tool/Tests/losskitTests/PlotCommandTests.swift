@@ -29,5 +29,12 @@ import Testing
         #expect(probability.status == 1 && probability.stderr.contains("inside (0, 1)"))
         let notALoss = try runLossKit(["plot", "softmax", "--out", folder])
         #expect(notALoss.status == 1 && notALoss.stderr.contains("not a loss"))
+        // A target or range that is not finite is an argument error, not a trap.
+        for target in ["nan", "inf", "-inf"] {
+            let r = try runLossKit(["plot", "mse_loss", "--target=\(target)", "--out", folder])
+            #expect(r.status == 1 && r.stderr.contains("expected a finite number"), "\(target): \(r.status) \(r.stderr)")
+        }
+        let wide = try runLossKit(["plot", "mse_loss", "--range=-1e308:1e308", "--out", folder])
+        #expect(wide.status == 1 && wide.stderr.contains("A < B"), "\(wide.stderr)")
     }
 }

@@ -2,6 +2,15 @@ import Foundation
 import Testing
 
 @Suite struct TourCommandTests {
+    /// Bad arguments are refused with status 2 before the tutorial prints a line.
+    @Test func badArgumentsFailBeforeTheTutorial() throws {
+        for arguments in [["--epochs", "0"], ["--epochs", "1001"], ["--out", "/dev/null"]] {
+            let r = try runLossKit(["tour"] + arguments)
+            #expect(r.status == 2, "\(arguments): \(r.status) \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(arguments): the tutorial printed")
+        }
+    }
+
     /// The tutorial's numbers, printed from values the library computed.
     @Test func tourPrintsTheTutorialsNumbers() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("losskit-tour-\(UUID().uuidString)").path

@@ -76,5 +76,25 @@ import Testing
         #expect(badOption.status == 1 && badOption.stderr.contains("delta"))
         #expect(try runLossKit(["train", "--epochs", "many"]).status == 2)
         #expect(try runLossKit(["train", "--help"]).stdout.contains("Examples:"))
+        let tooMany = try runLossKit(["train", "--epochs", "100001", "--out", Self.temporaryFolder()])
+        #expect(tooMany.status == 1 && tooMany.stderr.contains("--epochs must be between 1 and 100000"), "\(tooMany.stderr)")
+    }
+
+    /// A diverging run (a learning rate of 1e10) reports amounts beyond what an Int counts
+    /// in dollars, and so does a house value of 1e20 in the data: printed, never a trap.
+    @Test func hugeDollarAmountsArePrintedNotTrapped() throws {
+        let folder = Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let r = try runLossKit(["train", "--data", "california", "--loss", "l1_loss", "--lr", "1e10", "--epochs", "1", "--out", folder])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("MLP") && r.stdout.contains("e+"), "\(r.stdout)")
+
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var csv = "longitude,latitude,housing_median_age,total_rooms,total_bedrooms,population,households,median_income,median_house_value\n"
+        for i in 0..<40 { csv += "-122.\(i),37.8,41,880,129,322,126,8.3,\(i == 7 ? "1e20" : "452600")\n" }
+        try csv.write(toFile: folder + "/houses.csv", atomically: true, encoding: .utf8)
+        let h = try runLossKit(["train", "--data", folder + "/houses.csv", "--loss", "mse_loss", "--epochs", "1", "--out", folder])
+        #expect(h.status == 0, "\(h.stderr)")
+        #expect(h.stdout.contains("$"), "\(h.stdout)")
     }
 }

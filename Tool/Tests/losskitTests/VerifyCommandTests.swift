@@ -121,4 +121,58 @@ func runLossKit(_ arguments: [String]) throws -> (status: Int32, stdout: String,
         #expect(r.stdout.contains("FAIL a: output[0]: got 1.0, want 5.0"), "\(r.stdout)")
         #expect(r.stdout.hasSuffix("0 passed, 1 failed, 0 skipped\n"))
     }
+
+    /// A key given twice leaves it to the reader which value counts: the file is refused,
+    /// at the top level and inside inputs or options alike.
+    @Test func duplicateKeysAreRejected() throws {
+        let valid = #"{"format":"loss-reference/1","cases":[{"id":"a","function":"mse_loss","options":{"reduction":"sum"},"inputs":{"input":{"shape":[1],"data":[1]},"target":{"shape":[1],"data":[0]}},"output":{"shape":[],"data":[1]},"upstream":{"shape":[],"data":[1]}}]}"#
+        let variants = [
+            valid.replacingOccurrences(of: #"{"format":"loss-reference/1","#, with: #"{"format":"x","format":"loss-reference/1","#),
+            valid.replacingOccurrences(of: #""inputs":{"#, with: #""inputs":{"input":{"shape":[1],"data":[7]},"#),
+            valid.replacingOccurrences(of: #""options":{"#, with: #""options":{"reduction":"mean","#),
+        ]
+        for text in variants {
+            let path = try temporaryFile(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let r = try runLossKit(["verify", path])
+            #expect(r.status == 2 && r.stderr.contains("appears twice in one object"), "\(r.stderr)")
+        }
+        let path = try temporaryFile(valid)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try runLossKit(["verify", path]).status == 0)
+    }
+
+    /// Case ids and messages come from the file: printed escaped, they can neither add a line
+    /// (a fake summary) nor send a terminal escape sequence.
+    @Test func caseIdsArePrintedEscaped() throws {
+        let id = #"evil\n0 passed, 0 failed, 0 skipped\u001b[2J\u009b31m\u202e"#
+        let path = try temporaryFile(
+            #"{"format":"loss-reference/1","cases":[{"id":""# + id + #"","function":"mse_loss","inputs":{"input":{"shape":[1],"data":[1]},"target":{"shape":[1],"data":[0]}},"output":{"shape":[],"data":[5]},"upstream":{"shape":[],"data":[1]}}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for arguments in [[String](), ["--json"]] {
+            let r = try runLossKit(["verify", path] + arguments)
+            #expect(r.status == 1)
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count == 2, "\(arguments): \(r.stdout)")
+            #expect(!r.stdout.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E }, "\(arguments)")
+            #expect(lines.last == "0 passed, 1 failed, 0 skipped")
+        }
+    }
+
+    /// A device (/dev/zero never ends) or a directory is refused before it is read, and said to be one.
+    @Test func specialFilesAreRefused() throws {
+        let zero = try runLossKit(["verify", "/dev/zero"])
+        #expect(zero.status == 2 && zero.stderr.contains("/dev/zero: is a device"), "\(zero.stderr)")
+        let folder = try runLossKit(["verify", FileManager.default.temporaryDirectory.path])
+        #expect(folder.status == 2 && folder.stderr.contains("is a directory"), "\(folder.stderr)")
+    }
+
+    /// An input shape without elements whose other sizes are huge is refused with the file.
+    @Test func shapeWithoutElementsAndHugeRowsIsRefused() throws {
+        let path = try temporaryFile(
+            #"{"format":"loss-reference/1","cases":[{"id":"a","function":"sum","options":{"dim":1},"inputs":{"input":{"shape":[549755813887,0],"data":[]}},"output":{"shape":[],"data":[0]},"upstream":{"shape":[],"data":[1]}}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runLossKit(["verify", path])
+        #expect(r.status == 2 && r.stderr.contains("inputs.input has a shape without elements"), "\(r.stderr)")
+    }
 }
