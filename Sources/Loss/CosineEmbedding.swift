@@ -110,6 +110,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let r = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: r.samples)
         r.a.withUnsafeBufferPointer { a in
@@ -125,6 +126,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let r = try prepare(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: r.outputShape, count: r.samples)
         var da = [Scalar](repeating: 0, count: r.a.count), db = da

@@ -175,6 +175,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (x1, x2, y) = try operands(inputs)
         let values = (0..<x1.count).map { i in clampMin0(-y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
         return try reduce(values, shape: x1.shape, reduction)
@@ -182,6 +183,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (x1, x2, y) = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: x1.shape, count: x1.count)
         var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
