@@ -145,7 +145,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// The three inputs must have the same rank and broadcast against each other, as
 /// in PyTorch (each gradient summed over the dimensions its tensor was broadcast
 /// along); `margin` must be finite.
-public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
+public struct MarginRankingLoss<Scalar: KernelScalar>: PairTargetLoss {
     /// How far the higher-ranked score must lead for a zero loss; finite, 0 by default.
     public var margin: Scalar
     /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
@@ -200,21 +200,5 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
             "input2": Tensor(uncheckedShape: x1.shape, scalars: d2).summed(to: try inputs.values("input2").shape),
             "target": Tensor(uncheckedShape: x1.shape, scalars: dy).summed(to: try inputs.values("target").shape),
         ]
-    }
-}
-
-extension MarginRankingLoss {
-    /// The loss of the scores `input1` and `input2` against `target` labels in {-1, 1}.
-    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try typedValue([.values(input1), .values(input2), .values(target)])
-    }
-
-    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
-    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> ValueWithGradient<Scalar>
-    {
-        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
     }
 }

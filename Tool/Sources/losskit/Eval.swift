@@ -94,6 +94,25 @@ struct Eval: ParsableCommand {
     @Flag(help: "Under mpirun: split every input's rows (axis 0) across the ranks; same loss and gradient bits as one process.")
     var dataParallel = false
 
+    /// The files of `--input`, `--target`, `--weight` and every `--tensor name=file.npy`, by
+    /// input name (`input` and `target` stand for the loss's first input and its target).
+    func namedInputs() throws -> [(name: String, path: String)] {
+        var named: [(name: String, path: String)] = [("input", input)]
+        if let target { named.append(("target", target)) }
+        if let weight { named.append(("weight", weight)) }
+        for item in tensors {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
+                throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
+            }
+            named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
+        }
+        var seen = Set<String>()
+        for n in named where !seen.insert(n.name).inserted {
+            throw ToolError.invalidArgument("the input \(n.name) is given twice")
+        }
+        return named
+    }
+
     func run() throws {
         if vocabParallel || dataParallel { return try runDistributed() }
         try reportingErrors("eval") {
@@ -101,19 +120,7 @@ struct Eval: ParsableCommand {
                 throw ToolError.invalidArgument("--threads must be between 1 and \(maximumThreadCount)")
             }
             let parsedOptions = try parseLossOptions(options)
-            var named: [(name: String, path: String)] = [("input", input)]
-            if let target { named.append(("target", target)) }
-            if let weight { named.append(("weight", weight)) }
-            for item in tensors {
-                guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
-                    throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
-                }
-                named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
-            }
-            var seen = Set<String>()
-            for n in named where !seen.insert(n.name).inserted {
-                throw ToolError.invalidArgument("the input \(n.name) is given twice")
-            }
+            let named = try namedInputs()
             var arrays: [(name: String, array: NPYArray)] = []
             for n in named {
                 do {
