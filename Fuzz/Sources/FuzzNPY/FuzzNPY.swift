@@ -21,6 +21,7 @@ public func fuzzNPY(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 func same(_ a: NPYArray.Values, _ b: NPYArray.Values) -> Bool {
     switch (a, b) {
+    case let (.float16(x), .float16(y)): return x.map(\.bitPattern) == y.map(\.bitPattern)
     case let (.float32(x), .float32(y)): return x.map(\.bitPattern) == y.map(\.bitPattern)
     case let (.float64(x), .float64(y)): return x.map(\.bitPattern) == y.map(\.bitPattern)
     default: return a == b

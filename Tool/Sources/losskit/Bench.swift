@@ -7,17 +7,17 @@ struct Bench: ParsableCommand {
         abstract: "Time one kernel or loss on random inputs (median and minimum of repeated runs).",
         discussion: """
             OP is one of: \(Operation.allCases.map(\.rawValue).joined(separator: ", ")).
-            cross-entropy and the pointwise losses (mse, l1, bce-with-logits) time the forward
-            and the backward pass together (class-index targets, mean reduction), as a training
+            cross-entropy and the pointwise losses (mse, l1, bce-with-logits) time the forward \
+            and the backward pass together (class-index targets, mean reduction), as a training \
             step needs them; cross-entropy-forward times the forward pass alone.
-            linear-cross-entropy takes --shape NxDxV (tokens, hidden size, vocabulary) and times
-            the fused linear + cross-entropy with all three gradients (64 MiB of scratch, OpenBLAS
-            with --threads threads); it also reports gemm_ns, the same three GEMMs alone on the
-            same chunks. With --vocab-parallel (under mpirun, or as one rank without it) it runs
-            the vocab-parallel head instead: each rank holds its slice of the weight rows and
+            linear-cross-entropy takes --shape NxDxV (tokens, hidden size, vocabulary) and times \
+            the fused linear + cross-entropy with all three gradients (64 MiB of scratch, OpenBLAS \
+            with --threads threads); it also reports gemm_ns, the same three GEMMs alone on the \
+            same chunks. With --vocab-parallel (under mpirun, or as one rank without it) it runs \
+            the vocab-parallel head instead: each rank holds its slice of the weight rows and \
             of their gradient, and prints one line (JSON: with rank and peak_rss_bytes).
-            Inputs are prepared once, then the operation is warmed up and timed REPEAT times
-            (by default as many as fit in about one second). Output buffers are allocated once:
+            Inputs are prepared once, then the operation is warmed up and timed REPEAT times \
+            (by default as many as fit in about one second). Output buffers are allocated once: \
             the kernels themselves allocate nothing.
 
             Examples:

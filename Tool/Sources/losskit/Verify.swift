@@ -7,23 +7,23 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check LossKit against reference results computed by PyTorch.",
         discussion: """
-            Each FILE is in the "loss-reference/1" format (see make_cases.py): cases with a
-            function, options, inputs, PyTorch's float64 output and gradients. Every case is
+            Each FILE is in the "loss-reference/1" format (see make_cases.py): cases with a \
+            function, options, inputs, PyTorch's float64 output and gradients. Every case is \
             evaluated through the public Loss API, forward and backward, and compared:
               float:  |got - want| <= 1e-4 |want| + 1e-5 max|want|
               double: |got - want| <= 1e-9 |want| + 1e-10 max|want|
                       + 1e-13 max(1, max|output|), times max|upstream| for gradients
                       (float64 references are exact only to ~1e-16 of the terms of order
                       one they are computed from, however small the result)
-            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped"
+            One line is printed per failing or unsupported case, then "N passed, M failed, K skipped" \
             (case ids and messages from the file with control characters escaped).
-            A case whose only mismatches are differences LossKit documents as deliberate (the
-            focal losses' gradients where PyTorch's are NaN), or that LossKit refuses by design
-            (an input outside the loss's domain that PyTorch computes with, such as kl_div's
-            negative targets: see the README), is printed as DIFF with the reason, and counted
+            A case whose only mismatches are differences LossKit documents as deliberate (the \
+            focal losses' gradients where PyTorch's are NaN), or that LossKit refuses by design \
+            (an input outside the loss's domain that PyTorch computes with, such as kl_div's \
+            negative targets: see the README), is printed as DIFF with the reason, and counted \
             as ", D differ by design" after the summary.
-            Exit status: 0 when everything passed or differs by design, 1 when a case failed or
-            was skipped (unsupported function or option), 2 when a file cannot be read or is not
+            Exit status: 0 when everything passed or differs by design, 1 when a case failed or \
+            was skipped (unsupported function or option), 2 when a file cannot be read or is not \
             of the format.
 
             Examples:
