@@ -56,10 +56,14 @@ test-mpi: deps
 demo: deps
 	$(SWIFT) run -c release --package-path Tool losskit tour
 
-# Check LossKit against the bundled PyTorch reference cases in both precisions.
+# Check LossKit against the bundled PyTorch reference cases: the float32 files in Float and
+# in Double, the float16 and bfloat16 files in their own type.
+SIXTEEN_BIT_FIXTURES = $(wildcard Tests/Fixtures/torch-cases-*float16*.json)
+FLOAT_FIXTURES = $(filter-out $(SIXTEEN_BIT_FIXTURES),$(wildcard Tests/Fixtures/torch-cases*.json))
 verify: tool
-	$(LOSSKIT) verify Tests/Fixtures/torch-cases*.json --precision float
-	$(LOSSKIT) verify Tests/Fixtures/torch-cases*.json --precision double
+	$(LOSSKIT) verify $(FLOAT_FIXTURES) --precision float
+	$(LOSSKIT) verify $(FLOAT_FIXTURES) --precision double
+	$(LOSSKIT) verify $(SIXTEEN_BIT_FIXTURES)
 
 # package-benchmark suite (nested package in Benchmarks/): wall clock, allocations, peak memory.
 bench: deps

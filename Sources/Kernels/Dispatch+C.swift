@@ -24,12 +24,17 @@ import CLossKernels
 
 package enum CPrecision { case single, double }
 
-/// The C kernels exist for Float and Double only: any other scalar type is an error.
+/// The C kernels exist for Float and Double: any other scalar type is an error, never
+/// memory read as a type it is not. (Float16 and BFloat16 are computed in Float before
+/// this is asked: see ``isSixteenBit(_:)``.)
 package func requireCKernels<T: KernelScalar>(_: T.Type) throws -> CPrecision {
     if T.self == Float.self { return .single }
     if T.self == Double.self { return .double }
     throw LossError.unsupportedScalar(String(describing: T.self))
 }
+
+/// Whether `T` is one of LossKit's 16-bit storage types (Float16, BFloat16), which compute in Float.
+package func isSixteenBit<T>(_: T.Type) -> Bool { T.self == Float16.self || T.self == BFloat16.self }
 
 /// The base address of a buffer; an empty buffer gives a valid dummy address
 /// (kernels never read it, since every count is zero then).

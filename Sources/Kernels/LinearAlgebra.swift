@@ -22,6 +22,20 @@ public func matrixMultiply<T: KernelScalar>(
     opA: MatrixOperand = .normal, opB: MatrixOperand = .normal, alpha: T = 1, beta: T = 0,
     into c: UnsafeMutableBufferPointer<T>
 ) throws {
+    if isSixteenBit(T.self) {
+        var cf = floatOutput(c)
+        if beta != 0 { cf = floatCopy(UnsafeBufferPointer(c)) }
+        try floatCopy(a).withUnsafeBufferPointer { af in
+            try floatCopy(b).withUnsafeBufferPointer { bf in
+                try withFloatMutableBuffer(&cf) {
+                    try matrixMultiply(
+                        af, bf, rows: rows, columns: columns, inner: inner, opA: opA, opB: opB, alpha: Float(alpha),
+                        beta: Float(beta), into: $0!)
+                }
+            }
+        }
+        return storeRounded(cf, c)
+    }
     _ = try requireCKernels(T.self)
     for (name, size) in [("rows", rows), ("columns", columns), ("inner", inner)] {
         guard size >= 0, size <= Int(Int32.max) else {
@@ -61,6 +75,14 @@ public func solveLeastSquares<T: KernelScalar>(
     _ a: UnsafeMutableBufferPointer<T>, rows: Int, columns: Int, _ b: UnsafeMutableBufferPointer<T>,
     rightHandSides: Int = 1
 ) throws {
+    if isSixteenBit(T.self) {
+        var af: [Float]? = floatCopy(UnsafeBufferPointer(a)), bf: [Float]? = floatCopy(UnsafeBufferPointer(b))
+        try withFloatMutableBuffer(&af) { ab in
+            try withFloatMutableBuffer(&bf) { try solveLeastSquares(ab!, rows: rows, columns: columns, $0!, rightHandSides: rightHandSides) }
+        }
+        storeRounded(af, a)
+        return storeRounded(bf, b)
+    }
     _ = try requireCKernels(T.self)
     guard rows >= columns, columns >= 1, rightHandSides >= 1, rows <= Int(Int32.max) else {
         throw LossError.shapeMismatch(

@@ -141,6 +141,46 @@ public func linearCrossEntropy<T: KernelScalar>(
     gradients: LinearCrossEntropyGradients<T>?, gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil,
     workspace: UnsafeMutableBufferPointer<T>? = nil
 ) throws {
+    if isSixteenBit(T.self) {
+        // Float copies of the inputs, Float gradients, rounded once into the caller's buffers.
+        var lf = floatOutput(losses), gx = floatOutput(gradients?.input), gw = floatOutput(gradients?.weight)
+        var gb = floatOutput(gradients?.bias)
+        var wide = LinearCrossEntropyOptions<Float>()
+        wide.ignoreIndex = options.ignoreIndex
+        wide.labelSmoothing = Float(options.labelSmoothing)
+        wide.zLoss = Float(options.zLoss)
+        wide.softcap = options.softcap.map { Float($0) }
+        wide.chunkRows = options.chunkRows
+        wide.threads = options.threads
+        try floatCopy(input).withUnsafeBufferPointer { xf in
+            try floatCopy(weight).withUnsafeBufferPointer { wf in
+                try withFloatBuffer(floatCopy(optional: bias)) { bf in
+                    try withFloatBuffer(floatCopy(optional: classWeights)) { cf in
+                        try withFloatBuffer(floatCopy(optional: upstream)) { uf in
+                            try withFloatMutableBuffer(&lf) { lb in
+                                try withFloatMutableBuffer(&gx) { gxb in
+                                    try withFloatMutableBuffer(&gw) { gwb in
+                                        try withFloatMutableBuffer(&gb) { gbb in
+                                            try linearCrossEntropy(
+                                                input: xf, weight: wf, bias: bf, targets: targets, classWeights: cf,
+                                                shape: shape, options: wide, losses: lb!,
+                                                gradients: gradients == nil
+                                                    ? nil : LinearCrossEntropyGradients(input: gxb!, weight: gwb!, bias: gbb),
+                                                gradientScale: Float(gradientScale), upstream: uf)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        storeRounded(lf, losses)
+        storeRounded(gx, gradients?.input)
+        storeRounded(gw, gradients?.weight)
+        return storeRounded(gb, gradients?.bias)
+    }
     let precision = try requireCKernels(T.self)
     let n = shape.tokens, d = shape.hidden, v = shape.vocabulary
     guard n >= 0, d >= 0, v >= 0 else {

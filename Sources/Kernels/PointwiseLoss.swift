@@ -29,6 +29,25 @@ public func pointwiseLoss<T: KernelScalar>(
     values: UnsafeMutableBufferPointer<T>? = nil, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws -> T {
+    if isSixteenBit(T.self) {
+        var vf = floatOutput(values), gf = floatOutput(gradient)
+        let total = try floatCopy(input).withUnsafeBufferPointer { xf in
+            try floatCopy(target).withUnsafeBufferPointer { yf in
+                try withFloatBuffer(floatCopy(optional: upstream)) { uf in
+                    try withFloatMutableBuffer(&vf) { vb in
+                        try withFloatMutableBuffer(&gf) { gb in
+                            try pointwiseLoss(
+                                kind, input: xf, target: yf, values: vb, gradient: gb, gradientScale: Float(gradientScale),
+                                upstream: uf, threads: threads)
+                        }
+                    }
+                }
+            }
+        }
+        storeRounded(vf, values)
+        storeRounded(gf, gradient)
+        return T(total)
+    }
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     let n = input.count

@@ -66,6 +66,13 @@ public func rowMax<T: KernelScalar>(
     argmax: UnsafeMutableBufferPointer<Int>? = nil, threads: Int = 1
 ) throws {
     try checkMaxAxis(layout)
+    if isSixteenBit(T.self) {
+        var of = floatOutput(out)
+        try floatCopy(x).withUnsafeBufferPointer { xf in
+            try withFloatMutableBuffer(&of) { try rowMax(xf, layout: layout, into: $0!, argmax: argmax, threads: threads) }
+        }
+        return storeRounded(of, out)
+    }
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     try checkCount("input", x.count, layout.count, layout)
@@ -92,6 +99,13 @@ func rowKernel<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, _ layout: AxisLayout, _ out: UnsafeMutableBufferPointer<T>, _ threads: Int,
     f32: RowFn<Float>, f64: RowFn<Double>
 ) throws {
+    if isSixteenBit(T.self) {
+        var of = floatOutput(out)
+        try floatCopy(x).withUnsafeBufferPointer { xf in
+            try withFloatMutableBuffer(&of) { try rowKernel(xf, layout, $0!, threads, f32: f32, f64: f64) }
+        }
+        return storeRounded(of, out)
+    }
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     try layout.validate()

@@ -31,6 +31,13 @@ public func logSoftmax<T: KernelScalar>(
 func softmaxKernel<T: KernelScalar>(
     _ x: UnsafeBufferPointer<T>, layout: AxisLayout, into y: UnsafeMutableBufferPointer<T>, log: Bool, threads: Int
 ) throws {
+    if isSixteenBit(T.self) {
+        var yf = floatOutput(y)
+        try floatCopy(x).withUnsafeBufferPointer { xf in
+            try withFloatMutableBuffer(&yf) { try softmaxKernel(xf, layout: layout, into: $0!, log: log, threads: threads) }
+        }
+        return storeRounded(yf, y)
+    }
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     try layout.validate()
@@ -68,6 +75,15 @@ func softmaxBackwardKernel<T: KernelScalar>(
     _ y: UnsafeBufferPointer<T>, _ dy: UnsafeBufferPointer<T>, _ layout: AxisLayout,
     _ dx: UnsafeMutableBufferPointer<T>, log: Bool, threads: Int
 ) throws {
+    if isSixteenBit(T.self) {
+        var dxf = floatOutput(dx)
+        try floatCopy(y).withUnsafeBufferPointer { yf in
+            try floatCopy(dy).withUnsafeBufferPointer { dyf in
+                try withFloatMutableBuffer(&dxf) { try softmaxBackwardKernel(yf, dyf, layout, $0!, log: log, threads: threads) }
+            }
+        }
+        return storeRounded(dxf, dx)
+    }
     let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     try layout.validate()

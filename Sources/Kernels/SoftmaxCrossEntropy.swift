@@ -34,6 +34,25 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    if isSixteenBit(T.self) {
+        var lf = floatOutput(losses), gf = floatOutput(gradient)
+        try floatCopy(logits).withUnsafeBufferPointer { xf in
+            try withFloatBuffer(floatCopy(optional: classWeights)) { wf in
+                try withFloatBuffer(floatCopy(optional: upstream)) { uf in
+                    try withFloatMutableBuffer(&lf) { lb in
+                        try withFloatMutableBuffer(&gf) { gb in
+                            try softmaxCrossEntropy(
+                                logits: xf, targets: targets, layout: layout, classWeights: wf, ignoreIndex: ignoreIndex,
+                                labelSmoothing: Float(labelSmoothing), losses: lb!, gradient: gb,
+                                gradientScale: Float(gradientScale), upstream: uf, threads: threads)
+                        }
+                    }
+                }
+            }
+        }
+        storeRounded(lf, losses)
+        return storeRounded(gf, gradient)
+    }
     let precision = try requireCKernels(T.self)
     try checkCrossEntropyArguments(
         logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
@@ -73,6 +92,30 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     targetGradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    if isSixteenBit(T.self) {
+        var lf = floatOutput(losses), gf = floatOutput(gradient), qf = floatOutput(targetGradient)
+        try floatCopy(logits).withUnsafeBufferPointer { xf in
+            try floatCopy(targets).withUnsafeBufferPointer { tf in
+                try withFloatBuffer(floatCopy(optional: classWeights)) { wf in
+                    try withFloatBuffer(floatCopy(optional: upstream)) { uf in
+                        try withFloatMutableBuffer(&lf) { lb in
+                            try withFloatMutableBuffer(&gf) { gb in
+                                try withFloatMutableBuffer(&qf) { qb in
+                                    try softmaxCrossEntropy(
+                                        logits: xf, targets: tf, layout: layout, classWeights: wf,
+                                        labelSmoothing: Float(labelSmoothing), losses: lb!, gradient: gb, targetGradient: qb,
+                                        gradientScale: Float(gradientScale), upstream: uf, threads: threads)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        storeRounded(lf, losses)
+        storeRounded(gf, gradient)
+        return storeRounded(qf, targetGradient)
+    }
     let precision = try requireCKernels(T.self)
     try checkCrossEntropyArguments(
         logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,

@@ -186,6 +186,7 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let x = try inputs.values("input")
         if let dtype, !dtype.isType(Scalar.self) {
             func other<U: KernelScalar>(_: U.Type) throws -> Tensor<Scalar> {
@@ -200,6 +201,7 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let x = try inputs.values("input")
         if let dtype, !dtype.isType(Scalar.self) {
             func other<U: KernelScalar>(_: U.Type) throws -> Tensor<Scalar> {

@@ -79,12 +79,14 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, Elementw
     /// Without weights, the fused vectorized kernel; with them, the general path.
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         guard weight == nil && positiveWeight == nil else { return try weightedForward(inputs) }
         return try pointwiseForward(.logisticWithLogits, inputs, reduction, 1)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         guard weight == nil && positiveWeight == nil else { return try weightedBackward(inputs, upstream: upstream) }
         var g = try pointwiseBackward(.logisticWithLogits, inputs, upstream, reduction, 1)
         // ∂f/∂y = -x (pos_weight = 1), times the upstream gradient seen by each element.
@@ -152,11 +154,13 @@ extension ElementwiseWeightedLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try weightedForward(inputs)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return try weightedBackward(inputs, upstream: upstream)
     }
 

@@ -63,11 +63,13 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(inputs, upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         guard let gradient = try evaluate(inputs, upstream: upstream).gradient else { return [:] }
         return ["log_probs": gradient]
     }

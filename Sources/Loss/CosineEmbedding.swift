@@ -27,7 +27,7 @@
 /// instead. PyTorch also broadcasts a vector length of 1 against D, but then takes
 /// the squared norm of that one entry instead of the broadcast vector's (not the
 /// cosine of the vectors it multiplies); LossKit requires equal lengths.
-public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
+public struct CosineEmbeddingLoss<Scalar: KernelScalar>: PairTargetLoss {
     /// Cosines above it are penalized for dissimilar pairs (`y = -1`); finite, 0 by default.
     public var margin: Scalar
     /// PyTorch's `reduction`: `.mean` (the default) divides by the number of pairs, `.sum` adds, `.none`
@@ -110,6 +110,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let r = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: r.samples)
         r.a.withUnsafeBufferPointer { a in
@@ -125,6 +126,7 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let r = try prepare(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: r.outputShape, count: r.samples)
         var da = [Scalar](repeating: 0, count: r.a.count), db = da
@@ -146,21 +148,5 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: LossFunction {
             "input1": Tensor(uncheckedShape: r.a.shape, scalars: da).summed(to: try inputs.values("input1").shape),
             "input2": Tensor(uncheckedShape: r.b.shape, scalars: db).summed(to: try inputs.values("input2").shape),
         ]
-    }
-}
-
-extension CosineEmbeddingLoss {
-    /// The loss of pairs of embeddings `input1`, `input2` against `target` labels of 1 (similar) and -1 (dissimilar).
-    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try typedValue([.values(input1), .values(input2), .values(target)])
-    }
-
-    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
-    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> ValueWithGradient<Scalar>
-    {
-        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
     }
 }

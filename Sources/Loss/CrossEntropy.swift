@@ -52,12 +52,14 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     /// The loss of the logits `input` against the class indices `target`.
     public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Int>) throws -> Tensor<Scalar> {
-        try inSwiftTerms { try evaluate(logits: input, targets: .indices(target), upstream: nil).value }
+        if isSixteenBit(Scalar.self) { return try typedValue([.values(input), .indices(target)]) }
+        return try inSwiftTerms { try evaluate(logits: input, targets: .indices(target), upstream: nil).value }
     }
 
     /// The loss of the logits `input` against class probabilities `target` (the input's shape).
     public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Scalar>) throws -> Tensor<Scalar> {
-        try inSwiftTerms { try evaluate(logits: input, targets: .values(target), upstream: nil).value }
+        if isSixteenBit(Scalar.self) { return try typedValue([.values(input), .values(target)]) }
+        return try inSwiftTerms { try evaluate(logits: input, targets: .values(target), upstream: nil).value }
     }
 
     /// The loss and its gradient with respect to the logits, in one fused pass.
@@ -74,7 +76,8 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     private func fusedValueWithGradient(_ input: Tensor<Scalar>, _ target: LossInput<Scalar>) throws
         -> ValueWithGradient<Scalar>
     {
-        try inSwiftTerms {
+        if isSixteenBit(Scalar.self) { return try typedValueWithGradient([.values(input), target]) }
+        return try inSwiftTerms {
             let axis = try ClassAxis(inputShape: input.shape)
             let shape = reducedShape(axis.sampleShape, reduction)
             let ones = Tensor<Scalar>(uncheckedShape: shape, scalars: Array(repeating: 1, count: reduction == .none ? axis.layout.rows : 1))
@@ -87,11 +90,13 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let r = try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: upstream)
         var grads = ["input": r.input!]
         if let t = r.target { grads["target"] = t }
@@ -249,6 +254,7 @@ public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (input, target, axis) = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
@@ -266,6 +272,7 @@ public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (input, target, axis) = try prepare(inputs)
         try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))
         var grad = [Scalar](repeating: 0, count: input.count)

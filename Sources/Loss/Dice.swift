@@ -74,12 +74,14 @@ public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (input, _, parts) = try prepare(inputs)
         return try reduce(parts.map { 1 - $0.0 / $0.1 }, shape: [input.shape[0]], reduction)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (input, target, parts) = try prepare(inputs)
         let n = input.shape[0], size = n == 0 ? 0 : input.count / n
         let g = try ReductionGradient(upstream, reduction: reduction, shape: [n], count: n)

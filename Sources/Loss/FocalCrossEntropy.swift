@@ -78,6 +78,7 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (axis, _, target, logp) = try prepare(inputs)
         let a = alpha ?? 1
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
@@ -91,6 +92,7 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (axis, input, target, logp) = try prepare(inputs)
         let layout = axis.layout
         let g = try ReductionGradient(upstream, reduction: reduction, shape: axis.sampleShape, count: layout.rows)

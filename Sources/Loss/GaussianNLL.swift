@@ -86,6 +86,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let o = try operands(inputs)
         let constant: Scalar = full ? Self.halfLog2Pi : 0
         let values = (0..<o.input.count).map { i -> Scalar in
@@ -97,6 +98,7 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let o = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: o.input.shape, count: o.input.count)
         var dx = [Scalar](repeating: 0, count: o.input.count), dy = dx, dv = dx

@@ -79,6 +79,7 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (input, target) = try operands(inputs)
         let values = (0..<input.count).map { i -> Scalar in
             let x = input[flat: i], t = target[flat: i]
@@ -92,6 +93,7 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (input, target) = try operands(inputs)
         let (base, divisor) = baseReduction(try inputs.values("input").shape)
         let g = try ReductionGradient(upstream, reduction: base, shape: input.shape, count: input.count)

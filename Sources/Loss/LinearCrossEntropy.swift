@@ -165,7 +165,10 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     public func callAsFunction(
         _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: Tensor<Int>, linearBias: Tensor<Scalar>? = nil
     ) throws -> Tensor<Scalar> {
-        try inSwiftTerms {
+        if isSixteenBit(Scalar.self) {
+            return try typedValue([.values(input), .values(linearWeight), .indices(target), linearBias.map { .values($0) }])
+        }
+        return try inSwiftTerms {
             try evaluate(input: input, weight: linearWeight, bias: linearBias, target: .indices(target), upstream: nil, gradients: false)
                 .value
         }
@@ -176,7 +179,10 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     public func callAsFunction(
         _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: Tensor<Scalar>, linearBias: Tensor<Scalar>? = nil
     ) throws -> Tensor<Scalar> {
-        try inSwiftTerms {
+        if isSixteenBit(Scalar.self) {
+            return try typedValue([.values(input), .values(linearWeight), .values(target), linearBias.map { .values($0) }])
+        }
+        return try inSwiftTerms {
             try evaluate(input: input, weight: linearWeight, bias: linearBias, target: .values(target), upstream: nil, gradients: false)
                 .value
         }
@@ -202,7 +208,10 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
     private func valueWithGradient(
         _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: LossInput<Scalar>, linearBias: Tensor<Scalar>?
     ) throws -> ValueWithGradient<Scalar> {
-        try inSwiftTerms {
+        if isSixteenBit(Scalar.self) {
+            return try typedValueWithGradient([.values(input), .values(linearWeight), target, linearBias.map { .values($0) }])
+        }
+        return try inSwiftTerms {
             // The output's shape for `none`: the input's rows, then out_features (evaluate validates them).
             let shape = reduction == .none ? Array(input.shape.dropLast()) + Array(linearWeight.shape.dropFirst().dropLast()) : []
             let ones = Tensor<Scalar>(uncheckedShape: shape, scalars: Array(repeating: 1, count: try checkedElementCount(shape)))
@@ -213,12 +222,14 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (x, w, b, t) = try unpack(inputs)
         return try evaluate(input: x, weight: w, bias: b, target: t, upstream: nil, gradients: false).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (x, w, b, t) = try unpack(inputs)
         return gradients(try evaluate(input: x, weight: w, bias: b, target: t, upstream: upstream, gradients: true))
     }

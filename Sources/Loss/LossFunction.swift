@@ -136,9 +136,18 @@ public protocol LossFunction<Scalar>: Sendable {
     /// The gradient of `sum(forward(inputs) * upstream)` with respect to every
     /// differentiable input, keyed by input name. `upstream` has the output's shape.
     func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>]
+
+    /// This loss with the same options in the scalar type `U`, or nil when it has none.
+    ///
+    /// LossKit's losses compute a `Float16` or `BFloat16` loss through their `Float` form
+    /// and round the results once. The default is nil: a loss of your own computes in its
+    /// own `Scalar`.
+    func rebound<U: KernelScalar>(to: U.Type) -> (any LossFunction<U>)?
 }
 
 extension LossFunction {
+    public func rebound<U: KernelScalar>(to _: U.Type) -> (any LossFunction<U>)? { nil }
+
     /// The names of the inputs that have gradients.
     public var differentiableInputs: [String] { inputSpecs.filter(\.differentiable).map(\.name) }
 

@@ -145,7 +145,7 @@ public struct HingeEmbeddingLoss<Scalar: KernelScalar>: ElementwiseLoss {
 /// The three inputs must have the same rank and broadcast against each other, as
 /// in PyTorch (each gradient summed over the dimensions its tensor was broadcast
 /// along); `margin` must be finite.
-public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
+public struct MarginRankingLoss<Scalar: KernelScalar>: PairTargetLoss {
     /// How far the higher-ranked score must lead for a zero loss; finite, 0 by default.
     public var margin: Scalar
     /// PyTorch's `reduction`: `.mean` (the default) divides by the number of elements, `.sum` adds, `.none`
@@ -175,6 +175,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (x1, x2, y) = try operands(inputs)
         let values = (0..<x1.count).map { i in clampMin0(-y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
         return try reduce(values, shape: x1.shape, reduction)
@@ -182,6 +183,7 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (x1, x2, y) = try operands(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: x1.shape, count: x1.count)
         var d1 = [Scalar](repeating: 0, count: x1.count), d2 = d1, dy = d1
@@ -198,21 +200,5 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: LossFunction {
             "input2": Tensor(uncheckedShape: x1.shape, scalars: d2).summed(to: try inputs.values("input2").shape),
             "target": Tensor(uncheckedShape: x1.shape, scalars: dy).summed(to: try inputs.values("target").shape),
         ]
-    }
-}
-
-extension MarginRankingLoss {
-    /// The loss of the scores `input1` and `input2` against `target` labels in {-1, 1}.
-    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try typedValue([.values(input1), .values(input2), .values(target)])
-    }
-
-    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
-    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
-        -> ValueWithGradient<Scalar>
-    {
-        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
     }
 }

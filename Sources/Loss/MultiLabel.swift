@@ -83,6 +83,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let s = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: s.layout.rows)
         s.input.withUnsafeBufferPointer { x in
@@ -98,6 +99,7 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let s = try prepare(inputs)
         let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.layout.rows)
         var dx = [Scalar](repeating: 0, count: s.input.count), dy = dx
@@ -201,6 +203,7 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let s = try prepare(inputs)
         let c = s.classes
         var losses = [Scalar](repeating: 0, count: s.lists.count)
@@ -226,6 +229,7 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let s = try prepare(inputs)
         let c = s.classes
         let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.lists.count)

@@ -104,6 +104,7 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let s = try prepare(inputs)
         let c = s.classes
         var losses = [Scalar](repeating: 0, count: s.samples)
@@ -124,6 +125,7 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let s = try prepare(inputs)
         let c = s.classes
         let g = try ReductionGradient(upstream, reduction: reduction, shape: s.outputShape, count: s.samples)

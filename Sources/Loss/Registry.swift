@@ -39,6 +39,11 @@ public enum LossRegistry {
         _ function: String, options: [String: OptionValue] = [:], constants: [String: Tensor<T>] = [:],
         as _: T.Type = T.self
     ) throws -> any LossFunction<T> {
+        if isSixteenBit(T.self) {
+            // Options keep Float's precision; the tensors are converted at each call.
+            let wide = try make(function, options: options, constants: constants.mapValues { $0.converted(to: Float.self) }, as: Float.self)
+            return SixteenBitLoss<T>(wide: wide)
+        }
         var o = LossOptions<T>(function: function, options: options, constants: constants)
         let loss: any LossFunction<T>
         switch function {

@@ -25,11 +25,13 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.absoluteError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.absoluteError, inputs, upstream, reduction, threads)
     }
@@ -66,11 +68,13 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.squaredError, inputs, reduction, threads)
     }
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         if let weight { return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byWeightSum) }
         return try pointwiseBackward(.squaredError, inputs, upstream, reduction, threads)
     }
@@ -98,12 +102,14 @@ public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let mse = try MSELoss<Scalar>(reduction: .mean).forward(inputs)
         return Tensor(scalar: Scalar.sqrt(mse[flat: 0]))
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         try checkUpstream(upstream, [])
         let rmse = try forward(inputs)[flat: 0]
         // d sqrt(m) = dm / (2 sqrt(m)); the MSE backward already carries the 2 and the 1/n.

@@ -33,11 +33,13 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
     /// `β = 0` runs ``L1Loss`` itself (its fused kernel), so the two agree bit for bit.
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return beta == 0 ? try L1Loss(reduction: reduction).forward(inputs) : try elementwiseForward(inputs)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return beta == 0 ? try L1Loss(reduction: reduction).backward(inputs, upstream: upstream)
             : try elementwiseBackward(inputs, upstream: upstream)
     }
@@ -89,11 +91,13 @@ public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try elementwiseForward(inputs, weight: weight, mean: .byCount)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return try elementwiseBackward(inputs, upstream: upstream, weight: weight, mean: .byCount)
     }
 

@@ -210,7 +210,7 @@ public struct ClosureDistance<Scalar: KernelScalar>: TripletDistance {
 /// `margin` must be > 0, as PyTorch requires (ValueError): a NaN, infinite or
 /// non-positive one is ``/Kernels/LossError/invalidOption(name:value:expected:)``. The
 /// zero-loss rows still count in the mean.
-public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction {
+public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: TripletLoss {
     /// The distance `d` between rows.
     public var distanceFunction: any TripletDistance<Scalar>
     /// How much farther the negative must be than the positive for a zero loss; > 0, 1 by default.
@@ -249,11 +249,13 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(inputs, upstream: nil).value
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return try evaluate(inputs, upstream: upstream).gradients
     }
 
@@ -375,7 +377,7 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: LossFunction 
 /// symmetric: `d(x, y) ≠ d(y, x)`. `margin` must be > 0, as PyTorch requires
 /// (ValueError); a non-positive, NaN or infinite one is
 /// ``/Kernels/LossError/invalidOption(name:value:expected:)``.
-public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
+public struct TripletMarginLoss<Scalar: KernelScalar>: TripletLoss {
     /// How much farther the negative must be than the positive for a zero loss; > 0, 1 by default.
     public var margin: Scalar
     /// The order of the pairwise distance's norm; 2 by default.
@@ -407,45 +409,13 @@ public struct TripletMarginLoss<Scalar: KernelScalar>: LossFunction {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         return try general.forward(inputs)
     }
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return try general.backward(inputs, upstream: upstream)
-    }
-}
-
-extension TripletMarginWithDistanceLoss {
-    /// The loss of one batch of triplets.
-    public func callAsFunction(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try typedValue([.values(anchor), .values(positive), .values(negative)])
-    }
-
-    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the anchor's;
-    /// `gradient(of: .positive)` and `gradient(of: .negative)` are the others.
-    public func valueWithGradient(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
-        -> ValueWithGradient<Scalar>
-    {
-        try typedValueWithGradient([.values(anchor), .values(positive), .values(negative)])
-    }
-}
-
-extension TripletMarginLoss {
-    /// The loss of one batch of triplets.
-    public func callAsFunction(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
-        -> Tensor<Scalar>
-    {
-        try typedValue([.values(anchor), .values(positive), .values(negative)])
-    }
-
-    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the anchor's;
-    /// `gradient(of: .positive)` and `gradient(of: .negative)` are the others.
-    public func valueWithGradient(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
-        -> ValueWithGradient<Scalar>
-    {
-        try typedValueWithGradient([.values(anchor), .values(positive), .values(negative)])
     }
 }

@@ -207,3 +207,51 @@ extension ClassTargetLoss {
         try typedValueWithGradient([.values(input), .indices(target)])
     }
 }
+
+/// A loss of two floating-point tensors, `input1` and `input2`, against a `target` of
+/// labels: margin ranking, cosine embedding.
+///
+/// ```swift
+/// let loss = try MarginRankingLoss<Float>(margin: 0.1)(scores1, scores2, target: labels)
+/// ```
+public protocol PairTargetLoss<Scalar>: LossFunction {}
+
+extension PairTargetLoss {
+    /// The loss of `input1` and `input2` against the labels `target`.
+    public func callAsFunction(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(input1), .values(input2), .values(target)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is `input1`'s, `gradient(of: .input2)` is `input2`'s.
+    public func valueWithGradient(_ input1: Tensor<Scalar>, _ input2: Tensor<Scalar>, target: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(input1), .values(input2), .values(target)])
+    }
+}
+
+/// A loss of triplets of embeddings: an `anchor`, a `positive` and a `negative`.
+///
+/// ```swift
+/// let loss = try TripletMarginLoss<Float>(margin: 1)(anchor, positive, negative: negative)
+/// ```
+public protocol TripletLoss<Scalar>: LossFunction {}
+
+extension TripletLoss {
+    /// The loss of one batch of triplets.
+    public func callAsFunction(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> Tensor<Scalar>
+    {
+        try typedValue([.values(anchor), .values(positive), .values(negative)])
+    }
+
+    /// The loss and its gradients: ``ValueWithGradient/gradient`` is the anchor's;
+    /// `gradient(of: .positive)` and `gradient(of: .negative)` are the others.
+    public func valueWithGradient(_ anchor: Tensor<Scalar>, _ positive: Tensor<Scalar>, negative: Tensor<Scalar>) throws
+        -> ValueWithGradient<Scalar>
+    {
+        try typedValueWithGradient([.values(anchor), .values(positive), .values(negative)])
+    }
+}

@@ -72,6 +72,7 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
+        if let wide = try forwardInFloat(inputs) { return wide }
         let (axis, _, target, lse, logp) = try prepare(inputs)
         var losses = [Scalar](repeating: 0, count: axis.layout.rows)
         for row in 0..<losses.count {
@@ -91,6 +92,7 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
+        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let (axis, input, target, lse, logp) = try prepare(inputs)
         let layout = axis.layout
         try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction))

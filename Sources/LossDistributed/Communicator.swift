@@ -197,6 +197,20 @@ extension Communicator {
     private func gatherIntoNew<T: CommunicatorScalar>(_ local: [T], counts: [Int], root: Int?) throws -> [T] {
         let receives = root == nil || root == rank
         let total = receives ? counts.reduce(0, +) : 0
+        guard total > 0 else {
+            // Nothing to receive: no array storage is made (an empty array with
+            // `unsafeUninitializedCapacity` writes its count into the shared empty storage,
+            // which ranks on threads would write at once).
+            let out = UnsafeMutableBufferPointer<T>(start: nil, count: 0)
+            try local.withUnsafeBufferPointer { l in
+                if let root {
+                    try gather(l, counts: counts, root: root, into: receives ? out : nil)
+                } else {
+                    try allGather(l, counts: counts, into: out)
+                }
+            }
+            return []
+        }
         return try [T](unsafeUninitializedCapacity: total) { out, initialized in
             try local.withUnsafeBufferPointer { l in
                 if let root {

@@ -4,13 +4,14 @@ import Foundation
 /// (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 ///
 /// Supported: format versions 1.0, 2.0 and 3.0; little-endian (or native `=`)
-/// `float32`, `float64`, `int32`, `int64`; C order. Everything else — big-endian
+/// `float16`, `float32`, `float64`, `int32`, `int64`; C order. Everything else — big-endian
 /// data, other dtypes, Fortran order, object arrays — is rejected with an
 /// ``NPYError`` that says what was found. Parsing is bounds-checked: no input,
 /// however malformed or truncated, makes the parser trap.
 public struct NPYArray: Equatable, Sendable {
     /// The element types this reader and writer support.
     public enum DType: String, Sendable, CaseIterable {
+        case float16 = "<f2"
         case float32 = "<f4"
         case float64 = "<f8"
         case int32 = "<i4"
@@ -19,6 +20,7 @@ public struct NPYArray: Equatable, Sendable {
         /// Bytes per element.
         public var size: Int {
             switch self {
+            case .float16: return 2
             case .float32, .int32: return 4
             case .float64, .int64: return 8
             }
@@ -27,6 +29,7 @@ public struct NPYArray: Equatable, Sendable {
         /// NumPy's name for the type.
         public var name: String {
             switch self {
+            case .float16: return "float16"
             case .float32: return "float32"
             case .float64: return "float64"
             case .int32: return "int32"
@@ -39,6 +42,7 @@ public struct NPYArray: Equatable, Sendable {
 
     /// The elements in C (row-major) order.
     public enum Values: Equatable, Sendable {
+        case float16([Float16])
         case float32([Float])
         case float64([Double])
         case int32([Int32])
@@ -46,6 +50,7 @@ public struct NPYArray: Equatable, Sendable {
 
         public var count: Int {
             switch self {
+            case .float16(let a): return a.count
             case .float32(let a): return a.count
             case .float64(let a): return a.count
             case .int32(let a): return a.count
@@ -55,6 +60,7 @@ public struct NPYArray: Equatable, Sendable {
 
         public var dtype: DType {
             switch self {
+            case .float16: return .float16
             case .float32: return .float32
             case .float64: return .float64
             case .int32: return .int32
@@ -95,6 +101,7 @@ public struct NPYArray: Equatable, Sendable {
     /// The elements as `Double` (integers converted exactly up to 2^53).
     public var doubles: [Double] {
         switch values {
+        case .float16(let a): return a.map(Double.init)
         case .float32(let a): return a.map(Double.init)
         case .float64(let a): return a
         case .int32(let a): return a.map(Double.init)
@@ -107,7 +114,7 @@ public struct NPYArray: Equatable, Sendable {
         switch values {
         case .int32(let a): return a.map(Int.init)
         case .int64(let a): return a.map(Int.init)
-        case .float32, .float64: return nil
+        case .float16, .float32, .float64: return nil
         }
     }
 }
@@ -144,7 +151,7 @@ public enum NPYError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .malformedHeader(reason):
             return "malformed .npy header: \(reason)"
         case let .unsupportedDType(descr):
-            return "unsupported dtype '\(descr)': LossKit reads little-endian float32, float64, int32 and int64"
+            return "unsupported dtype '\(descr)': LossKit reads little-endian float16, float32, float64, int32 and int64"
                 + " (convert with array.astype(numpy.float32))"
         case .fortranOrder:
             return "the array is in Fortran order; save a C-ordered copy (numpy.ascontiguousarray) instead"

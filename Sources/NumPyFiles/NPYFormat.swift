@@ -65,6 +65,7 @@ extension NPYArray {
         guard reader.remaining == 0 else { throw .trailingBytes(reader.remaining) }
         let values: Values
         switch dtype {
+        case .float16: values = .float16(decode(body, count) { Float16(bitPattern: UInt16(truncatingIfNeeded: $0)) })
         case .float32: values = .float32(decode(body, count) { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) })
         case .float64: values = .float64(decode(body, count) { Double(bitPattern: $0) })
         case .int32: values = .int32(decode(body, count) { Int32(truncatingIfNeeded: $0) })
@@ -105,6 +106,7 @@ extension NPYArray {
             for i in 0..<size { out.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
         }
         switch values {
+        case .float16(let a): for v in a { append(UInt64(v.bitPattern), 2) }
         case .float32(let a): for v in a { append(UInt64(v.bitPattern), 4) }
         case .float64(let a): for v in a { append(v.bitPattern, 8) }
         case .int32(let a): for v in a { append(UInt64(UInt32(bitPattern: v)), 4) }

@@ -31,7 +31,7 @@ struct DeliberateDifference: Sendable {
         explains: { c, gradient, index, got, want in
             guard gradient == "input", want.isNaN, got.isFinite,
                 case let gamma? = c.options["gamma"].flatMap(\.numericValue), gamma > 0, gamma < 1,
-                let x = c.inputs.first(where: { $0.name == "input" })?.tensor, x.dtype == .float32,
+                let x = c.inputs.first(where: { $0.name == "input" })?.tensor, x.dtype.isFloatingPoint,
                 let t = c.inputs.first(where: { $0.name == "target" })?.tensor, t.dtype == .int64,
                 x.shape.count >= 2, x.values.count == x.shape.reduce(1, *), index >= 0, index < x.values.count
             else { return false }
@@ -64,7 +64,7 @@ struct DeliberateDifference: Sendable {
                 case let gamma? = c.options["gamma"].flatMap(\.numericValue), gamma > 0, gamma < 1,
                 let x = c.inputs.first(where: { $0.name == "input" })?.tensor,
                 let t = c.inputs.first(where: { $0.name == "target" })?.tensor,
-                x.dtype == .float32, t.dtype == .float32, index >= 0, index < x.values.count, index < t.values.count
+                x.dtype.isFloatingPoint, t.dtype.isFloatingPoint, index >= 0, index < x.values.count, index < t.values.count
             else { return false }
             let p = 1 / (1 + Foundation.exp(-x.values[index])), target = t.values[index]
             let pt = p * target + (1 - p) * (1 - target)

@@ -4,7 +4,14 @@ import Loss
 /// A tensor from a reference file: its shape and either float values (stored as
 /// Double; "NaN", "Infinity" and "-Infinity" strings decoded) or int64 values.
 public struct ReferenceTensor: Sendable {
-    public enum DType: String, Sendable { case float32, int64 }
+    /// The type the file stores: floating-point values exact in float32 (float64 files
+    /// too), float16 or bfloat16, or int64 integers.
+    public enum DType: String, Sendable {
+        case float32, float16, bfloat16, int64
+
+        /// Whether the values are floating-point.
+        public var isFloatingPoint: Bool { self != .int64 }
+    }
     public var shape: [Int]
     public var dtype: DType
     public var values: [Double]
@@ -52,6 +59,9 @@ public struct ReferenceFile: Sendable {
     public static let format = "loss-reference/1"
 
     public var generator: String?
+    /// The file's `dtype`: the type of every floating-point input, output and gradient
+    /// (float32 when the file does not say).
+    public var dtype: ReferenceTensor.DType = .float32
     public var cases: [ReferenceCase]
 
     /// Reads and parses `path`.
@@ -86,6 +96,12 @@ public struct ReferenceFile: Sendable {
         }
         guard case .array(let rawCases)? = root["cases"] else { throw fail("has no \"cases\" array") }
         if case .string(let g)? = root["generator"] { generator = g }
+        switch root["dtype"] {
+        case nil, .string("float32")?: dtype = .float32
+        case .string("float16")?: dtype = .float16
+        case .string("bfloat16")?: dtype = .bfloat16
+        default: throw fail("has an unsupported \"dtype\" (float32, float16 or bfloat16)")
+        }
         var seen = Set<String>()
         cases = try rawCases.enumerated().map { index, raw in
             let parsed = try ReferenceFile.parseCase(raw, index: index, fail: fail)
@@ -116,7 +132,7 @@ public struct ReferenceFile: Sendable {
         // Expected results are floating-point: an int64 output or gradient would
         // hold no `values`, and the verifier would compare nothing and pass.
         func floating(_ t: ReferenceTensor, _ what: String) throws -> ReferenceTensor {
-            guard t.dtype == .float32 else { throw bad("\(what) must be a floating-point tensor, not \(t.dtype.rawValue)") }
+            guard t.dtype.isFloatingPoint else { throw bad("\(what) must be a floating-point tensor, not \(t.dtype.rawValue)") }
             return t
         }
         for name in gradients.keys.sorted() { _ = try floating(gradients[name]!, "gradients.\(name)") }
@@ -160,6 +176,8 @@ public struct ReferenceFile: Sendable {
         let dtype: ReferenceTensor.DType
         switch raw["dtype"] {
         case nil, .string("float32")?, .string("float64")?: dtype = .float32
+        case .string("float16")?: dtype = .float16
+        case .string("bfloat16")?: dtype = .bfloat16
         case .string("int64")?, .string("int32")?: dtype = .int64
         default: throw bad("\(what) has an unsupported dtype")
         }

@@ -4,6 +4,23 @@ import Loss
 public enum Precision: String, Sendable, CaseIterable {
     case float
     case double
+    /// `Float16`, computed in Float.
+    case half
+    /// `BFloat16`, computed in Float.
+    case bfloat16
+
+    /// The precision a reference file's `dtype` asks for.
+    public init(_ dtype: ReferenceTensor.DType) {
+        switch dtype {
+        case .float16: self = .half
+        case .bfloat16: self = .bfloat16
+        case .float32, .int64: self = .float
+        }
+    }
+
+    /// Whether results are stored in 16 bits, where the expected value is first rounded to
+    /// the storage type (a value past its largest finite number expects the infinity).
+    public var isSixteenBit: Bool { self == .half || self == .bfloat16 }
 
     /// The comparison rule: `|got - want| <= relative · |want| + absolute · max|want|`
     /// (the max over that tensor's finite values). Float's rule is the one
@@ -13,6 +30,9 @@ public enum Precision: String, Sendable, CaseIterable {
         switch self {
         case .float: return (1e-4, 1e-5)
         case .double: return (1e-9, 1e-10)
+        // make_cases.py's rule for 16-bit files: r and r / 10, r about four units in the last place.
+        case .half: return (2e-3, 2e-4)
+        case .bfloat16: return (1.6e-2, 1.6e-3)
         }
     }
 
@@ -32,8 +52,8 @@ public enum Precision: String, Sendable, CaseIterable {
     /// unchanged (0).
     public var roundoff: Double {
         switch self {
-        case .float: return 0
         case .double: return 1e-13
+        case .float, .half, .bfloat16: return 0
         }
     }
 }
@@ -66,13 +86,31 @@ public struct CaseResult: Sendable {
 public enum Verifier {
     public static func run(_ c: ReferenceCase, precision: Precision) -> CaseResult {
         switch precision {
-        case .float: return run(c, as: Float.self, precision: precision)
-        case .double: return run(c, as: Double.self, precision: precision)
+        case .float: return run(c, as: Float.self, storedAs: Float.self, precision: precision)
+        case .double: return run(c, as: Double.self, storedAs: Double.self, precision: precision)
+        case .half: return runSixteenBit(c, as: Float16.self, precision: precision)
+        case .bfloat16: return runSixteenBit(c, as: BFloat16.self, precision: precision)
         }
     }
 
-    static func run<T: KernelScalar>(
-        _ c: ReferenceCase, as _: T.Type, precision: Precision
+    /// A 16-bit case. make_cases.py draws every input of a 16-bit file in that type, but
+    /// computes a few in float64 from such draws (log-probabilities: the log-softmax of
+    /// 16-bit logits for `nll_loss`, `kl_div` and `ctc_loss`), so their values are not
+    /// 16-bit numbers, and the reference answers for those exact values. Such a case is
+    /// computed as a 16-bit loss computes (in Float) from the file's values, and every
+    /// result is rounded to the 16-bit type before it is compared; every other case runs
+    /// on 16-bit tensors.
+    static func runSixteenBit<T: KernelScalar>(_ c: ReferenceCase, as _: T.Type, precision: Precision) -> CaseResult {
+        let exact = c.inputs.allSatisfy { _, t in
+            !t.dtype.isFloatingPoint || t.values.allSatisfy { v in v.isNaN || Double(T(v)) == v }
+        }
+        return exact ? run(c, as: T.self, storedAs: T.self, precision: precision) : run(c, as: Float.self, storedAs: T.self, precision: precision)
+    }
+
+    /// Evaluates in `T`; results are rounded to `S` before they are compared (`S` is `T`
+    /// but for a 16-bit case computed in Float, see ``runSixteenBit(_:as:precision:)``).
+    static func run<T: KernelScalar, S: KernelScalar>(
+        _ c: ReferenceCase, as _: T.Type, storedAs _: S.Type, precision: Precision
     ) -> CaseResult {
         let (relative, absolute) = precision.tolerance
         var result = CaseResult(id: c.id, function: c.function, status: .fail, maxError: nil, message: nil)
@@ -106,7 +144,7 @@ public enum Verifier {
         do {
             let output = try loss.forward(inputs)
             let outputScale = max(1, maxFinite(c.output.values))
-            compare(output, c.output, "output", (relative, absolute, precision.roundoff * outputScale), &worst, &problems)
+            compare(output.converted(to: S.self), c.output, "output", (relative, absolute, precision.roundoff * outputScale), &worst, &problems)
             if !c.gradients.isEmpty {
                 let upstream = try c.upstream.tensor(T.self)
                 let gradients = try loss.backward(inputs, upstream: upstream)
@@ -118,7 +156,7 @@ public enum Verifier {
                         continue
                     }
                     var count = 0, why = ""
-                    compare(got, c.gradients[name]!, "gradient of \(name)",
+                    compare(got.converted(to: S.self), c.gradients[name]!, "gradient of \(name)",
                             (relative, absolute, precision.roundoff * termScale), &worst, &problems) { k, g, w in
                         guard let rule = rules.first(where: { $0.explains(c, name, k, g, w) }) else { return false }
                         count += 1
@@ -183,10 +221,13 @@ public enum Verifier {
             worst = .infinity
             return
         }
-        let scale = maxFinite(want.values)
+        // In a 16-bit type the expected value is first rounded to that type (a value past its
+        // largest finite number expects the infinity), as make_cases.py documents.
+        let rounded = isSixteenBit(T.self) ? want.values.map { Double(T($0)) } : want.values
+        let scale = maxFinite(rounded)
         let absolute = tolerance.absolute * scale + tolerance.floor
         var failure: (index: Int, got: Double, want: Double, excess: Double)?
-        for (k, w) in want.values.enumerated() {
+        for (k, w) in rounded.enumerated() {
             let g = Double(got[flat: k])
             let diff: Double
             let ok: Bool

@@ -23,6 +23,9 @@ import _TestSupport
         #expect(scalar.shape == [] && scalar.values == .float64([3.25]))
         let empty = try Self.load("f32_empty_0x3.npy")
         #expect(empty.shape == [0, 3] && empty.count == 0)
+        let f16 = try Self.load("f16_2x2.npy")
+        #expect(f16.shape == [2, 2] && f16.values == .float16([1.5, -65504, Float16(0.1), Float16(6e-8)]))
+        #expect(f16.dtype.size == 2 && f16.dtype.name == "float16")
     }
 
     @Test func readsFormatVersionsTwoAndThree() throws {
@@ -38,7 +41,7 @@ import _TestSupport
         // NumPy's own bytes for the same array: same header, same padding, same data.
         let original = try Self.bytes("f32_2x3.npy")
         #expect(try NPYArray(npyBytes: original).npyBytes() == original)
-        for name in ["f64_vec.npy", "i64_vec.npy", "i32_2x2.npy", "f64_scalar.npy", "f32_empty_0x3.npy"] {
+        for name in ["f64_vec.npy", "i64_vec.npy", "i32_2x2.npy", "f64_scalar.npy", "f32_empty_0x3.npy", "f16_2x2.npy"] {
             #expect(try NPYArray(npyBytes: Self.bytes(name)).npyBytes() == Self.bytes(name), "\(name)")
         }
     }
@@ -49,6 +52,7 @@ import _TestSupport
             try NPYArray(shape: [1, 2], values: .float64([.pi, -1e-310])),
             try NPYArray(shape: [2, 1, 1], values: .int32([Int32.min, 7])),
             try NPYArray(shape: [], values: .int64([Int64.max])),
+            try NPYArray(shape: [2], values: .float16([.infinity, -Float16.leastNonzeroMagnitude])),
         ]
         for a in arrays { #expect(try NPYArray(npyBytes: a.npyBytes()) == a) }
         let nan = try NPYArray(npyBytes: NPYArray(shape: [1], values: .float64([.nan])).npyBytes())

@@ -23,6 +23,7 @@ struct Bench: ParsableCommand {
             Examples:
               losskit bench cross-entropy --shape 4096x1000 --threads 2
               losskit bench mse --shape 4194304 --json
+              losskit bench cross-entropy --shape 1024x32000 --dtype bfloat16
               losskit bench linear-cross-entropy --shape 1024x512x32000
               mpirun -np 2 losskit bench linear-cross-entropy --shape 2048x256x128256 \\
                   --vocab-parallel --json
@@ -56,6 +57,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
+    /// The element type of the timed buffers.
+    enum ScalarType: String, CaseIterable, ExpressibleByArgument {
+        case float, double, float16, bfloat16
+    }
+
+    @Option(help: "The element type: float, double, float16 or bfloat16 (16-bit types compute in Float).")
+    var dtype: ScalarType = .float
+
     @Flag(help: "linear-cross-entropy only: the vocab-parallel head, one line per rank (under mpirun).")
     var vocabParallel = false
 
@@ -77,6 +86,9 @@ struct Bench: ParsableCommand {
         _ = try parsedShape()
         if vocabParallel && op != .linearCrossEntropy {
             throw ValidationError("--vocab-parallel applies to linear-cross-entropy only")
+        }
+        if op == .linearCrossEntropy && dtype != .float {
+            throw ValidationError("linear-cross-entropy is timed in float only (its baseline is Float GEMMs)")
         }
     }
 
@@ -112,18 +124,28 @@ struct Bench: ParsableCommand {
     func run() throws {
         if vocabParallel { return try runVocabParallelLinearCrossEntropy() }
         if op == .linearCrossEntropy { return try runLinearCrossEntropy() }
+        switch dtype {
+        case .float: try run(Float.self)
+        case .double: try run(Double.self)
+        case .float16: try run(Float16.self)
+        case .bfloat16: try run(BFloat16.self)
+        }
+    }
+
+    /// Times the operation on buffers of `T`.
+    func run<T: KernelScalar>(_: T.Type) throws {
         let dims = try parsedShape()
         let count = dims.reduce(1, *)
         let rows = dims.count == 2 ? dims[0] : 1, columns = dims.count == 2 ? dims[1] : count
         var g = SeededGenerator(seed: 1)
-        let x = AlignedFloats(count: count, offset: offset) { _ in Float(3 * g.nextNormal()) }
-        let y = AlignedFloats(count: count, offset: offset) { _ in Float(Double.random(in: 0..<1, using: &g)) }
+        let x = AlignedBuffer<T>(count: count, offset: offset) { _ in T(3 * g.nextNormal()) }
+        let y = AlignedBuffer<T>(count: count, offset: offset) { _ in T(Double.random(in: 0..<1, using: &g)) }
         let targets = (0..<rows).map { _ in Int.random(in: 0..<columns, using: &g) }
-        let out = AlignedFloats(count: count, offset: offset) { _ in 0 }
-        var losses = [Float](repeating: 0, count: rows)
+        let out = AlignedBuffer<T>(count: count, offset: offset) { _ in 0 }
+        var losses = [T](repeating: 0, count: rows)
         let layout = AxisLayout(outer: rows, length: columns)
         let threads = self.threads
-        var sink: Float = 0
+        var sink: Double = 0
 
         // One run of the operation on the prepared buffers.
         let step: () throws -> Void = {
@@ -134,8 +156,8 @@ struct Bench: ParsableCommand {
                     try losses.withUnsafeMutableBufferPointer { lb in
                         try softmaxCrossEntropy(
                             logits: xb, targets: tb, layout: layout, losses: lb,
-                            gradient: op == .crossEntropy ? ob : nil, gradientScale: 1 / Float(rows), threads: threads)
-                        sink += try sum(UnsafeBufferPointer(lb)) / Float(rows)
+                            gradient: op == .crossEntropy ? ob : nil, gradientScale: T(1 / Double(rows)), threads: threads)
+                        sink += Double(try sum(UnsafeBufferPointer(lb)))
                     }
                 }
             case .softmax: try Kernels.softmax(xb, layout: layout, into: ob, threads: threads)
@@ -144,22 +166,22 @@ struct Bench: ParsableCommand {
                 try losses.withUnsafeMutableBufferPointer { try Kernels.logSumExp(xb, layout: layout, into: $0, threads: threads) }
             case .mse, .l1, .bceWithLogits:
                 let kind: PointwiseLossKind = op == .mse ? .squaredError : op == .l1 ? .absoluteError : .logisticWithLogits
-                sink += try pointwiseLoss(
-                    kind, input: xb, target: yb, gradient: ob, gradientScale: 1 / Float(count), threads: threads)
-                    / Float(count)
+                sink += Double(try pointwiseLoss(
+                    kind, input: xb, target: yb, gradient: ob, gradientScale: T(1 / Double(count)), threads: threads))
             case .linearCrossEntropy: break  // runLinearCrossEntropy
             }
         }
 
         let timings = try Timing.measure(repetitions: repetitions, step)
-        let bytes = Double(count * MemoryLayout<Float>.size) * bytesPerElement
+        let bytes = Double(count * MemoryLayout<T>.size) * bytesPerElement
         let report = BenchReport(
-            op: op.rawValue, shape: dims, threads: threads, timings: timings, bytesMoved: bytes, elements: count)
+            op: op.rawValue, shape: dims, threads: threads, timings: timings, bytesMoved: bytes, elements: count,
+            dtype: dtype.rawValue)
         print(json ? report.json : report.text)
         if sink.isNaN { printError("warning: the benchmarked result was NaN") }
     }
 
-    /// Bytes each element moves at the memory floor (read inputs once, write outputs once), in floats.
+    /// Elements each element moves at the memory floor (read inputs once, write outputs once).
     var bytesPerElement: Double {
         switch op {
         case .crossEntropy, .softmax, .logSoftmax: return 2  // read logits, write gradient/probabilities
@@ -299,6 +321,8 @@ struct BenchReport {
     var timings: [UInt64]
     var bytesMoved: Double
     var elements: Int
+    /// The element type timed (`float`, `double`, `float16`, `bfloat16`).
+    var dtype = "float"
     var extra: [(String, UInt64)] = []
 
     var median: UInt64 { timings.sorted()[timings.count / 2] }
@@ -307,7 +331,8 @@ struct BenchReport {
 
     var json: String {
         var fields = [
-            "\"op\": \(jsonString(op))", "\"shape\": \(jsonString(shapeText))", "\"threads\": \(threads)",
+            "\"op\": \(jsonString(op))", "\"shape\": \(jsonString(shapeText))", "\"dtype\": \(jsonString(dtype))",
+            "\"threads\": \(threads)",
             "\"median_ns\": \(median)", "\"min_ns\": \(minimum)", "\"runs\": \(timings.count)",
             "\"peak_rss_bytes\": \(Timing.peakRSS)",
         ]
@@ -318,7 +343,7 @@ struct BenchReport {
     var text: String {
         let seconds = Double(median) / 1e9
         var lines = [
-            "\(op) \(shapeText), \(threads) thread\(threads == 1 ? "" : "s"), \(timings.count) runs, \(InstructionSet.active) kernels",
+            "\(op) \(shapeText) \(dtype), \(threads) thread\(threads == 1 ? "" : "s"), \(timings.count) runs, \(InstructionSet.active) kernels",
             String(format: "  median %.3f ms, min %.3f ms", Double(median) / 1e6, Double(minimum) / 1e6),
         ]
         if bytesMoved > 0 {
@@ -331,15 +356,15 @@ struct BenchReport {
     }
 }
 
-/// A Float buffer starting `offset` floats past a 64-byte boundary, for the benchmark's inputs
+/// A buffer starting `offset` elements past a 64-byte boundary, for the benchmark's inputs
 /// and outputs; freed with the object.
-final class AlignedFloats {
-    let buffer: UnsafeMutableBufferPointer<Float>
+final class AlignedBuffer<T> {
+    let buffer: UnsafeMutableBufferPointer<T>
     private let base: UnsafeMutableRawPointer
 
-    init(count: Int, offset: Int, _ value: (Int) -> Float) {
-        base = .allocate(byteCount: (count + offset) * MemoryLayout<Float>.stride + 64, alignment: 64)
-        let start = base.bindMemory(to: Float.self, capacity: count + offset) + offset
+    init(count: Int, offset: Int, _ value: (Int) -> T) {
+        base = .allocate(byteCount: (count + offset) * MemoryLayout<T>.stride + 64, alignment: 64)
+        let start = base.bindMemory(to: T.self, capacity: count + offset) + offset
         buffer = UnsafeMutableBufferPointer(start: start, count: count)
         for i in 0..<count { buffer[i] = value(i) }
     }

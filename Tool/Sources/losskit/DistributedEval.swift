@@ -29,22 +29,11 @@ extension Eval {
                 guard !(vocabParallel && dataParallel) else {
                     throw ToolError.invalidArgument("choose one of --vocab-parallel and --data-parallel")
                 }
-                guard (1...256).contains(threads) else { throw ToolError.invalidArgument("--threads must be between 1 and 256") }
+                guard (1...maximumThreadCount).contains(threads) else {
+                    throw ToolError.invalidArgument("--threads must be between 1 and \(maximumThreadCount)")
+                }
                 let parsed = try parseLossOptions(options)
-                var named: [(name: String, path: String)] = [("input", input)]
-                if let target { named.append(("target", target)) }
-                if let weight { named.append(("weight", weight)) }
-                for item in tensors {
-                    guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
-                        throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
-                    }
-                    named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
-                }
-                var seen = Set<String>()
-                for n in named where !seen.insert(n.name).inserted {
-                    throw ToolError.invalidArgument("the input \(n.name) is given twice")
-                }
-                let arrays = try named.map { n -> (name: String, array: NPYArray, perRank: Bool) in
+                let arrays = try namedInputs().map { n -> (name: String, array: NPYArray, perRank: Bool) in
                     let (array, perRank) = try DistributedFiles.read(n.path, rank: comm.rank)
                     return (n.name, array, perRank)
                 }

@@ -82,7 +82,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the loss values (useful with reduction=none).", valueName: "file.npy"))
     var lossOut: String?
 
-    @Option(help: "Compute in float or double (default: double for a float64 input, float otherwise).")
+    @Option(help: "Compute in float, double, half or bfloat16 (default: the first input's dtype: double for float64, half for float16, float otherwise). Half and bfloat16 store 16 bits and compute in Float.")
     var precision: Precision?
 
     @Option(help: "Threads for the kernels that split rows, 1 to \(maximumThreadCount) (results do not depend on it).")
@@ -94,6 +94,25 @@ struct Eval: ParsableCommand {
     @Flag(help: "Under mpirun: split every input's rows (axis 0) across the ranks; same loss and gradient bits as one process.")
     var dataParallel = false
 
+    /// The files of `--input`, `--target`, `--weight` and every `--tensor name=file.npy`, by
+    /// input name (`input` and `target` stand for the loss's first input and its target).
+    func namedInputs() throws -> [(name: String, path: String)] {
+        var named: [(name: String, path: String)] = [("input", input)]
+        if let target { named.append(("target", target)) }
+        if let weight { named.append(("weight", weight)) }
+        for item in tensors {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
+                throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
+            }
+            named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
+        }
+        var seen = Set<String>()
+        for n in named where !seen.insert(n.name).inserted {
+            throw ToolError.invalidArgument("the input \(n.name) is given twice")
+        }
+        return named
+    }
+
     func run() throws {
         if vocabParallel || dataParallel { return try runDistributed() }
         try reportingErrors("eval") {
@@ -101,19 +120,7 @@ struct Eval: ParsableCommand {
                 throw ToolError.invalidArgument("--threads must be between 1 and \(maximumThreadCount)")
             }
             let parsedOptions = try parseLossOptions(options)
-            var named: [(name: String, path: String)] = [("input", input)]
-            if let target { named.append(("target", target)) }
-            if let weight { named.append(("weight", weight)) }
-            for item in tensors {
-                guard let eq = item.firstIndex(of: "="), eq != item.startIndex, item.index(after: eq) != item.endIndex else {
-                    throw ToolError.invalidArgument("--tensor \(item): expected name=file.npy, e.g. --tensor pos_weight=pw.npy")
-                }
-                named.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
-            }
-            var seen = Set<String>()
-            for n in named where !seen.insert(n.name).inserted {
-                throw ToolError.invalidArgument("the input \(n.name) is given twice")
-            }
+            let named = try namedInputs()
             var arrays: [(name: String, array: NPYArray)] = []
             for n in named {
                 do {
@@ -123,11 +130,18 @@ struct Eval: ParsableCommand {
                     throw ToolError.unreadable("\(n.path): \(e)")
                 }
             }
-            let useDouble = precision.map { $0 == .double } ?? (arrays[0].array.dtype == .float64)
-            if useDouble {
-                try evaluate(Double.self, arrays, parsedOptions)
-            } else {
-                try evaluate(Float.self, arrays, parsedOptions)
+            let chosen = precision ?? {
+                switch arrays[0].array.dtype {
+                case .float64: return .double
+                case .float16: return .half
+                default: return .float
+                }
+            }()
+            switch chosen {
+            case .double: try evaluate(Double.self, arrays, parsedOptions)
+            case .float: try evaluate(Float.self, arrays, parsedOptions)
+            case .half: try evaluate(Float16.self, arrays, parsedOptions)
+            case .bfloat16: try evaluate(BFloat16.self, arrays, parsedOptions)
             }
         }
     }
@@ -266,7 +280,15 @@ struct Eval: ParsableCommand {
         var written: [(temporary: String, path: String)] = []
         func discard() { for w in written { try? FileManager.default.removeItem(atPath: w.temporary) } }
         for (path, t) in outputs {
-            let values: NPYArray.Values = T.self == Double.self ? .float64(t.scalars.map { Double($0) }) : .float32(t.scalars.map { Float($0) })
+            // float64 for Double, float16 for Float16; Float and BFloat16 (which NumPy lacks) as float32.
+            let values: NPYArray.Values
+            if T.self == Double.self {
+                values = .float64(t.scalars.map { Double($0) })
+            } else if T.self == Float16.self {
+                values = .float16(t.scalars.map { Float16($0) })
+            } else {
+                values = .float32(t.scalars.map { Float($0) })
+            }
             let url = URL(fileURLWithPath: path)
             let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
             do {

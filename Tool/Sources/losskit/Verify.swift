@@ -26,16 +26,17 @@ struct Verify: ParsableCommand {
             was skipped (unsupported function or option), 2 when a file cannot be read or is not
             of the format.
 
-            Example:
+            Examples:
               losskit verify Tests/Fixtures/torch-cases.json --precision double
+              losskit verify Tests/Fixtures/torch-cases-bfloat16.json        # in the file's bfloat16
             """
     )
 
     @Argument(help: "Reference files to check.")
     var files: [String]
 
-    @Option(help: "Evaluate in float or double.")
-    var precision: Precision = .float
+    @Option(help: "Evaluate in float, double, half (Float16) or bfloat16 (default: each file's dtype: float32 files in float, float16 in half, bfloat16 in bfloat16).")
+    var precision: Precision?
 
     @Flag(help: "Print one JSON object per case, then the summary line.")
     var json = false
@@ -53,7 +54,7 @@ struct Verify: ParsableCommand {
         var passed = 0, failed = 0, skipped = 0, differs = 0
         for file in loaded {
             for c in file.cases {
-                let r = Verifier.run(c, precision: precision)
+                let r = Verifier.run(c, precision: precision ?? Precision(file.dtype))
                 switch r.status {
                 case .pass: passed += 1
                 case .fail: failed += 1

@@ -18,7 +18,22 @@ import Testing
             let minimum = object?["min_ns"] as? Double ?? (object?["min_ns"] as? Int).map(Double.init)
             #expect(median != nil && minimum != nil && minimum! > 0 && minimum! <= median!, "\(op): \(r.stdout)")
             #expect(object?["peak_rss_bytes"] != nil)
+            #expect(object?["dtype"] as? String == "float")
         }
+    }
+
+    /// `--dtype` times 16-bit (and Double) buffers and says so in the report.
+    @Test func dtypeChoosesTheElementType() throws {
+        for dtype in ["double", "float16", "bfloat16"] {
+            for op in ["cross-entropy", "log-softmax", "mse"] {
+                let shape = op == "mse" ? "1000" : "8x10"
+                let r = try runLossKit(["bench", op, "--shape", shape, "--repeat", "2", "--dtype", dtype, "--json"])
+                #expect(r.status == 0, "\(op) \(dtype): \(r.stderr)")
+                let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+                #expect(object?["dtype"] as? String == dtype)
+            }
+        }
+        #expect(try runLossKit(["bench", "mse", "--shape", "10", "--dtype", "float8"]).status == 2)
     }
 
     @Test func badArgumentsExitWithStatusTwoAndAMessage() throws {

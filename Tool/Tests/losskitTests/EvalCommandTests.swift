@@ -25,6 +25,25 @@ import Testing
         #expect(TestSupport.maxRelativeDifference(got.doubles, want.doubles, floor: 1e-6) < 1e-12)
     }
 
+    /// A float16 input is evaluated as Float16 (computed in Float) and its gradient written
+    /// as float16, within float16's rounding of NumPy's float64 result on the same values.
+    @Test func float16InputGivesFloat16Gradient() throws {
+        let grad = Self.temporary("grad16.npy")
+        defer { try? FileManager.default.removeItem(atPath: grad) }
+        let r = try runLossKit([
+            "eval", "cross_entropy", "--input", Self.fixture("ce_logits_f16.npy"), "--target", Self.fixture("ce_labels.npy"),
+            "--grad-out", grad,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let expectedLoss = try NPYArray(contentsOf: Self.fixture("ce_expected_loss_f16.npy")).doubles[0]
+        let printed = r.stdout.split(separator: "\n").first.flatMap { Double($0.split(separator: " ").last ?? "") }
+        #expect(abs((printed ?? 0) - expectedLoss) <= 1e-3 * expectedLoss)  // one float16 rounding
+        let got = try NPYArray(contentsOf: grad), want = try NPYArray(contentsOf: Self.fixture("ce_expected_grad_f16.npy"))
+        #expect(got.shape == [2, 3] && got.dtype == .float16)
+        let scale = want.doubles.map(abs).max()!
+        #expect(zip(got.doubles, want.doubles).allSatisfy { abs($0 - $1) <= 1e-3 * abs($1) + 1e-4 * scale })
+    }
+
     @Test func mseInFloatWithOptions() throws {
         let grad = Self.temporary("g.npy"), losses = Self.temporary("l.npy")
         defer { for f in [grad, losses] { try? FileManager.default.removeItem(atPath: f) } }

@@ -81,7 +81,7 @@ func runLossKit(_ arguments: [String]) throws -> (status: Int32, stdout: String,
     }
 
     @Test func badArgumentsExitWithTwo() throws {
-        #expect(try runLossKit(["verify", "--precision", "half", TestSupport.torchCasesPath]).status == 2)
+        #expect(try runLossKit(["verify", "--precision", "quarter", TestSupport.torchCasesPath]).status == 2)
         #expect(try runLossKit(["verify"]).status == 2)
     }
 }

@@ -1,0 +1,37 @@
+/// Float16 (IEEE binary16: 11 bits of precision, exponents to ±15, largest 65504) as a
+/// LossKit scalar: stored in 16 bits, computed in Float.
+extension Float16: KernelScalar {}
+
+/// BFloat16 as a LossKit scalar: stored in 16 bits, computed in Float.
+extension BFloat16: KernelScalar {}
+
+// The 16-bit kernels below read their inputs into Float copies, run the Float kernel and
+// round its outputs once to the storage type: the same results a native kernel gives
+// (Float accumulation, one rounding per output), at the cost of the copies.
+
+/// A Float copy of a 16-bit buffer.
+func floatCopy<T: KernelScalar>(_ b: UnsafeBufferPointer<T>) -> [Float] { b.map { Float($0) } }
+
+/// A Float copy of an optional 16-bit buffer.
+func floatCopy<T: KernelScalar>(optional b: UnsafeBufferPointer<T>?) -> [Float]? { b.map { floatCopy($0) } }
+
+/// Float storage for an output of `count` elements (nil for nil).
+func floatOutput<T>(_ b: UnsafeMutableBufferPointer<T>?) -> [Float]? { b.map { [Float](repeating: 0, count: $0.count) } }
+
+/// `values` rounded to the storage type into `out` (nothing for nil).
+func storeRounded<T: KernelScalar>(_ values: [Float]?, _ out: UnsafeMutableBufferPointer<T>?) {
+    guard let values, let out else { return }
+    for i in 0..<out.count { out[i] = T(values[i]) }
+}
+
+/// Calls `body` with the optional array's buffer (nil for nil).
+func withFloatBuffer<R>(_ a: [Float]?, _ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+    guard let a else { return try body(nil) }
+    return try a.withUnsafeBufferPointer { try body($0) }
+}
+
+/// Calls `body` with the optional array's mutable buffer (nil for nil).
+func withFloatMutableBuffer<R>(_ a: inout [Float]?, _ body: (UnsafeMutableBufferPointer<Float>?) throws -> R) rethrows -> R {
+    guard a != nil else { return try body(nil) }
+    return try a!.withUnsafeMutableBufferPointer { try body($0) }
+}
