@@ -69,4 +69,43 @@ import _TestSupport
             }
         }
     }
+
+    /// The target check reads 32 targets per step, then the rest one by one: a target out of
+    /// range (negative, the class count, huge) is found wherever it is, on every instruction
+    /// set, with its position, and the outputs untouched; ignore_index is accepted anywhere.
+    @Test func everyBadTargetIsFoundWhereverItIs() throws {
+        let layout = AxisLayout(outer: 77, length: 3)
+        let x = [Float](repeating: 0.5, count: layout.count)
+        for set in InstructionSetTests.supported {
+            for position in [0, 5, 31, 32, 40, 63, 64, 76] {
+                for bad in [-1, 3, Int.max, Int.min, 1 << 40] {
+                    var t = (0..<layout.rows).map { $0 % 3 }
+                    t[(position + 7) % layout.rows] = -100
+                    t[position] = bad
+                    var loss = [Float](repeating: -7, count: layout.rows)
+                    try InstructionSetTests().withSet(set) {
+                        #expect(throws: LossError.indexOutOfRange(argument: "target", position: position, index: bad, validRange: "[0, 3)")) {
+                            try x.withUnsafeBufferPointer { xb in
+                                try t.withUnsafeBufferPointer { tb in
+                                    try loss.withUnsafeMutableBufferPointer { try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: $0) }
+                                }
+                            }
+                        }
+                    }
+                    #expect(loss.allSatisfy { $0 == -7 }, "\(set) position \(position): outputs untouched")
+                }
+                var t = (0..<layout.rows).map { $0 % 3 }
+                t[position] = -100
+                var loss = [Float](repeating: -7, count: layout.rows)
+                try InstructionSetTests().withSet(set) {
+                    try x.withUnsafeBufferPointer { xb in
+                        try t.withUnsafeBufferPointer { tb in
+                            try loss.withUnsafeMutableBufferPointer { try softmaxCrossEntropy(logits: xb, targets: tb, layout: layout, losses: $0) }
+                        }
+                    }
+                }
+                #expect(loss[position] == 0, "\(set) position \(position): ignored")
+            }
+        }
+    }
 }
