@@ -30,6 +30,7 @@ typedef float lk_vf __attribute__((ext_vector_type(16)));
 typedef int lk_vi __attribute__((ext_vector_type(16)));
 typedef double lk_vd __attribute__((ext_vector_type(16)));
 typedef long lk_vl __attribute__((ext_vector_type(16)));
+typedef unsigned long lk_vul __attribute__((ext_vector_type(16)));
 typedef float lk_vf8 __attribute__((ext_vector_type(8)));
 typedef int lk_vi8 __attribute__((ext_vector_type(8)));
 typedef float lk_vf4 __attribute__((ext_vector_type(4)));
@@ -68,6 +69,7 @@ typedef struct {
                      ptrdiff_t, float *, const float *, float, int);
     double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
     void (*split_softmax_row)(const float *, float *, ptrdiff_t, int, int);
+    int (*targets_valid)(const int64_t *, ptrdiff_t, int64_t, int64_t);
 } lk_vtable;
 
 // Round to nearest (ties to even) for |v| < 2^22: one instruction where SSE4.1's
@@ -144,6 +146,10 @@ __attribute__((constructor)) static void lk_choose_instruction_set(void) {
     if (env && strcmp(env, "avx2") == 0) cap = 1;
     for (int level = cap; level >= 0; level--)
         if (lk_set_instruction_set(level)) break;
+}
+
+int lk_targets_valid(const int64_t *target, ptrdiff_t count, int64_t classes, int64_t ignore_index) {
+    return count <= 0 || lk_table()->targets_valid(target, count, classes, ignore_index);
 }
 
 // ---- Pointwise losses: fixed blocks, Double partial sums added in order. ----

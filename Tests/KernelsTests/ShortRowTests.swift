@@ -2,16 +2,20 @@ import Kernels
 import Testing
 import _TestSupport
 
-/// Rows shorter than 16 go through a block path (scalar max and sums, one vector
-/// exp over the whole block) and rows of 16 to 255 through a 16-rows-at-a-time
-/// path (transposing reductions). These tests run both, and the per-row path
-/// past them, on every instruction set: against Double, with row counts that end
-/// in a partial block or group, with non-finite rows, and for thread invariance.
+/// Rows of 2 to 64 classes go 16 rows per vector (the rows transposed into the lanes;
+/// above 16 classes up to a limit per kernel), rows of one class through a block path
+/// (scalar max and sums, one vector exp over the whole block) and the other rows up to
+/// 255 through a 16-rows-at-a-time path (transposing reductions). These tests run them
+/// all, and the per-row path past them, on every instruction set: against Double, with
+/// row counts that end in a partial block or group, with non-finite rows, and for thread
+/// invariance.
 @Suite(.serialized) struct ShortRowTests {
-    /// Lengths on both sides of each path boundary (16; 160 and 256, where the group
-    /// path ends for softmax and the cross-entropy gradient, and for logsumexp; 384 and 2048, where
-    /// softmax and log-softmax stop taking the next row's max early; 768 and 1000 between).
-    static let lengths = [1, 2, 3, 7, 10, 15, 16, 17, 31, 33, 48, 64, 79, 80, 100, 112, 128, 144, 159, 160, 175, 176, 200, 208, 224, 240, 255, 256, 300, 383, 384, 767, 768, 1000, 2047, 2048]
+    /// Every length up to 65 (2 to 16 classes take code of their own each, 17 to 64 chunks
+    /// of 16 classes), and lengths on both sides of the later path boundaries (160 and 256,
+    /// where the group path ends for softmax and the cross-entropy gradient, and for
+    /// logsumexp; 384 and 2048, where softmax and log-softmax stop taking the next row's max
+    /// early; 768 and 1000 between).
+    static let lengths = Array(1...65) + [79, 80, 100, 112, 128, 144, 159, 160, 175, 176, 200, 208, 224, 240, 255, 256, 300, 383, 384, 767, 768, 1000, 2047, 2048]
     /// Softmax rows with tails of 4, 8 and 8 elements, taken in 16-row runs (block_exps).
     /// Not in the cross-entropy test: there n = 24 with class weights has one row whose
     /// loss (0.018, target logit 9.1) is off by 1.5e-7, over that test's 1e-7 absolute

@@ -74,6 +74,10 @@ int lk_max_threads(void);
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads);
 int lk_instruction_set(void);
 
+// 1 if every one of `count` class indices is ignore_index or in [0, classes), else 0:
+// the check before a cross-entropy call, one sweep of vector compares.
+int lk_targets_valid(const int64_t *target, ptrdiff_t count, int64_t classes, int64_t ignore_index);
+
 // Pointwise losses over n elements: kind 0 = (x - y)^2, 1 = |x - y|,
 // 2 = logistic loss on logits (1 - y) x + log(1 + exp(-x)). Returns the sum
 // (accumulated in double); writes per-element values and/or the gradient
