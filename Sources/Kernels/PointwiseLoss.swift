@@ -29,26 +29,6 @@ public func pointwiseLoss<T: KernelScalar>(
     values: UnsafeMutableBufferPointer<T>? = nil, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws -> T {
-    if isSixteenBit(T.self) {
-        var vf = floatOutput(values), gf = floatOutput(gradient)
-        let total = try floatCopy(input).withUnsafeBufferPointer { xf in
-            try floatCopy(target).withUnsafeBufferPointer { yf in
-                try withFloatBuffer(floatCopy(optional: upstream)) { uf in
-                    try withFloatMutableBuffer(&vf) { vb in
-                        try withFloatMutableBuffer(&gf) { gb in
-                            try pointwiseLoss(
-                                kind, input: xf, target: yf, values: vb, gradient: gb, gradientScale: Float(gradientScale),
-                                upstream: uf, threads: threads)
-                        }
-                    }
-                }
-            }
-        }
-        storeRounded(vf, values)
-        storeRounded(gf, gradient)
-        return T(total)
-    }
-    let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     let n = input.count
     let layout = AxisLayout(outer: 1, length: n)
@@ -58,6 +38,15 @@ public func pointwiseLoss<T: KernelScalar>(
     if let upstream { try checkCount("upstream", upstream.count, n, layout) }
     let xb = base(input), yb = base(target), t = Int32(clamping: threads)
     let vb = values.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
+    if isSixteenBit(T.self) {
+        // The Float kernel's Double sum, rounded to Float and then to the storage type, as
+        // the Float form returns it and the 16-bit caller rounds it.
+        let total = lk_pointwise_h16(
+            kind.rawValue, asH(xb), asH(yb), n, vb.map { asH($0) }, gb.map { asH($0) }, ub.map { asH($0) },
+            Float(gradientScale), halfFormat(T.self), t)
+        return T(Float(total))
+    }
+    let precision = try requireCKernels(T.self)
     switch precision {
     case .single:
         return T(lk_pointwise_f32(

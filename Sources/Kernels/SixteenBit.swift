@@ -5,9 +5,25 @@ extension Float16: KernelScalar {}
 /// BFloat16 as a LossKit scalar: stored in 16 bits, computed in Float.
 extension BFloat16: KernelScalar {}
 
-// The 16-bit kernels below read their inputs into Float copies, run the Float kernel and
-// round its outputs once to the storage type: the same results a native kernel gives
-// (Float accumulation, one rounding per output), at the cost of the copies.
+// The softmax, log-softmax and their backward passes, the row reductions, the fused
+// softmax cross-entropy and the pointwise losses run native 16-bit kernels (the `_h16`
+// entry points of CLossKernels: rows widened to Float in a per-thread workspace that stays
+// in cache, the Float kernel's arithmetic, each output rounded once). The functions below
+// give the other kernels (linear algebra, the linear cross-entropy head) and a native
+// kernel whose workspace cannot be allocated Float copies of their inputs, run the Float
+// kernel and round its outputs once to the storage type: the same results, at the cost of
+// the copies.
+
+/// The C kernels' code for a 16-bit format: 0 float16, 1 bfloat16.
+@inline(__always) func halfFormat<T>(_: T.Type) -> Int32 { T.self == BFloat16.self ? 1 : 0 }
+
+/// A 16-bit buffer's elements as their bits, for the `_h16` kernels.
+@inline(__always) func asH<T>(_ p: UnsafePointer<T>) -> UnsafePointer<UInt16> {
+    UnsafeRawPointer(p).assumingMemoryBound(to: UInt16.self)
+}
+@inline(__always) func asH<T>(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<UInt16> {
+    UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
+}
 
 /// A Float copy of a 16-bit buffer.
 func floatCopy<T: KernelScalar>(_ b: UnsafeBufferPointer<T>) -> [Float] { b.map { Float($0) } }

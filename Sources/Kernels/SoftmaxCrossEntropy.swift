@@ -34,7 +34,19 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.rows, layout)
+    let classes = layout.length
+    try checkClassIndices(targets, classes: classes, ignoreIndex: ignoreIndex)
+    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
     if isSixteenBit(T.self) {
+        if lk_ce_index_h16(
+            asH(xb), tb, wb.map { asH($0) }, Int64(ignoreIndex), Float(labelSmoothing), layout.outer, classes,
+            layout.inner, asH(lb), gb.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale), halfFormat(T.self), t)
+            == 0 { return }
         var lf = floatOutput(losses), gf = floatOutput(gradient)
         try floatCopy(logits).withUnsafeBufferPointer { xf in
             try withFloatBuffer(floatCopy(optional: classWeights)) { wf in
@@ -54,14 +66,6 @@ public func softmaxCrossEntropy<T: KernelScalar>(
         return storeRounded(gf, gradient)
     }
     let precision = try requireCKernels(T.self)
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.rows, layout)
-    let classes = layout.length
-    try checkClassIndices(targets, classes: classes, ignoreIndex: ignoreIndex)
-    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
-    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
     switch precision {
     case .single:
         lk_ce_index_f32(
@@ -92,7 +96,19 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     targetGradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.count, layout)
+    if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
+    let xb = base(logits), qb = base(targets), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }
+    let gq = targetGradient.map { base($0) }, ub = upstream.map { base($0) }
     if isSixteenBit(T.self) {
+        if lk_ce_prob_h16(
+            asH(xb), asH(qb), wb.map { asH($0) }, Float(labelSmoothing), layout.outer, layout.length, layout.inner,
+            asH(lb), gb.map { asH($0) }, gq.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale),
+            halfFormat(T.self), t) == 0 { return }
         var lf = floatOutput(losses), gf = floatOutput(gradient), qf = floatOutput(targetGradient)
         try floatCopy(logits).withUnsafeBufferPointer { xf in
             try floatCopy(targets).withUnsafeBufferPointer { tf in
@@ -117,14 +133,6 @@ public func softmaxCrossEntropy<T: KernelScalar>(
         return storeRounded(qf, targetGradient)
     }
     let precision = try requireCKernels(T.self)
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.count, layout)
-    if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
-    let xb = base(logits), qb = base(targets), lb = base(losses), t = Int32(clamping: threads)
-    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }
-    let gq = targetGradient.map { base($0) }, ub = upstream.map { base($0) }
     switch precision {
     case .single:
         lk_ce_prob_f32(
