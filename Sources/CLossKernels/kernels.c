@@ -77,6 +77,8 @@ typedef struct {
     void (*narrow)(const float *, uint16_t *, ptrdiff_t, int bf);
     double (*pointwise_block)(int, int bf, const uint16_t *, const uint16_t *, ptrdiff_t, uint16_t *, uint16_t *,
                               const uint16_t *, float);
+    void (*ce_rows)(int bf, const uint16_t *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t,
+                    uint16_t *, uint16_t *, const uint16_t *, float, float *, int);
 } lk_half_vtable;
 
 // Round to nearest (ties to even) for |v| < 2^22: one instruction where SSE4.1's

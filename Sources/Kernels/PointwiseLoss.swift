@@ -24,6 +24,11 @@ public enum PointwiseLossKind: Int32, Sendable, CaseIterable {
 /// Double partial sums are added in order: it is bitwise identical for any thread
 /// count. Gradients of 16 MiB or more are written with non-temporal stores.
 /// Nothing is allocated; on a thrown error nothing is written.
+///
+/// Float16 and BFloat16 read and write 16-bit vectors and compute in Float, as PyTorch
+/// (float32 arithmetic, results in the input's type): values and gradient entries are the
+/// Float kernel's on the widened inputs, rounded once to nearest even; the returned sum is
+/// its Double sum rounded to Float, then to the 16-bit type.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: UnsafeBufferPointer<T>, target: UnsafeBufferPointer<T>,
     values: UnsafeMutableBufferPointer<T>? = nil, gradient: UnsafeMutableBufferPointer<T>? = nil,
@@ -64,7 +69,7 @@ public func pointwiseLoss<T: KernelScalar>(
 public enum InstructionSet: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// x86-64 without AVX: SSE2, 4 lanes per instruction (the build every x86-64 CPU runs).
     case baseline = 0
-    /// AVX2 with fused multiply-add: 8 lanes.
+    /// AVX2 with fused multiply-add and F16C (float16 conversions): 8 lanes.
     case avx2 = 1
     /// AVX-512 (F, DQ, BW, VL): 16 lanes, masked tails, `vscalefps` in the exponentials.
     case avx512 = 2

@@ -2,7 +2,9 @@ import CLossKernels
 
 // Row reductions along an axis (see AxisLayout): each writes `layout.rows`
 // results. Sums accumulate in Double in a fixed order, so results are
-// deterministic and do not depend on the thread count.
+// deterministic and do not depend on the thread count. Float16 and BFloat16 inputs give
+// the Float kernel's results on the widened inputs, rounded once to the 16-bit type (as
+// PyTorch's float32 accumulation returning the input's type).
 
 /// `out_r = log sum_c exp(x_rc)`, computed as `m + log sum exp(x - m)`.
 /// A row of all `-inf` gives `-inf`, a row containing `+inf` gives `+inf`

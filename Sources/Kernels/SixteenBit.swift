@@ -1,3 +1,5 @@
+import CLossKernels
+
 /// Float16 (IEEE binary16: 11 bits of precision, exponents to ±15, largest 65504) as a
 /// LossKit scalar: stored in 16 bits, computed in Float.
 extension Float16: KernelScalar {}
@@ -50,4 +52,27 @@ func withFloatBuffer<R>(_ a: [Float]?, _ body: (UnsafeBufferPointer<Float>?) thr
 func withFloatMutableBuffer<R>(_ a: inout [Float]?, _ body: (UnsafeMutableBufferPointer<Float>?) throws -> R) rethrows -> R {
     guard a != nil else { return try body(nil) }
     return try a!.withUnsafeMutableBufferPointer { try body($0) }
+}
+
+/// `values` converted element by element to `U`: exactly from 16 bits to Float, rounded to
+/// nearest even (NaN kept NaN) from Float to 16 bits, with the kernels' vector conversions
+/// (F16C, AVX-512); any other pair of types through `U.init`, which gives the same values.
+package func convertedScalars<T: KernelScalar, U: KernelScalar>(_ values: [T], to _: U.Type) -> [U] {
+    if isSixteenBit(T.self) && U.self == Float.self {
+        return [U](unsafeUninitializedCapacity: values.count) { out, count in
+            values.withUnsafeBufferPointer {
+                lk_half_widen(asH(base($0)), asF(base(out)), values.count, halfFormat(T.self))
+            }
+            count = values.count
+        }
+    }
+    if T.self == Float.self && isSixteenBit(U.self) {
+        return [U](unsafeUninitializedCapacity: values.count) { out, count in
+            values.withUnsafeBufferPointer {
+                lk_half_narrow(asF(base($0)), asH(base(out)), values.count, halfFormat(U.self))
+            }
+            count = values.count
+        }
+    }
+    return values.map { U($0) }
 }

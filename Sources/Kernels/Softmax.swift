@@ -6,6 +6,11 @@ import CLossKernels
 /// Semantics follow `torch.softmax`: a row containing NaN is all NaN, a `-inf`
 /// entry gets probability exactly 0, and a row that is all `-inf` is NaN.
 /// The sum of exponentials accumulates in Double for both precisions.
+///
+/// Float16 and BFloat16 storage computes in Float, as PyTorch's CPU kernels do (float32
+/// accumulation, results in the input's type): each output is the Float kernel's result on
+/// the inputs widened to Float, rounded once to nearest even (NaN stays NaN). The 16-bit
+/// kernels read and write 16-bit memory only; the same holds for the backward passes.
 /// - Parameters:
 ///   - x: the input, `layout.count` elements.
 ///   - layout: how `x` is seen along the axis the softmax is taken over.

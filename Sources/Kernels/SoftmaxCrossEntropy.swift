@@ -16,6 +16,16 @@ import CLossKernels
 ///
 /// Everything is validated before anything is written: on a thrown error the
 /// output buffers are untouched.
+///
+/// Float16 and BFloat16 compute in Float (the sums of exponentials in Double), as PyTorch
+/// accumulates in float32 and returns the input's type; `labelSmoothing` and
+/// `gradientScale` are taken at their 16-bit values. Each loss and gradient entry is the
+/// Float kernel's result on the widened inputs, rounded once to nearest even. Contiguous
+/// rows of 256 classes or more take fused 16-bit rows (three sweeps over each 16-bit row,
+/// Float exps kept in a per-thread workspace), which give the Float kernel's in-cache
+/// results; the target's entry of a row with `p_t >= 1 - 2^-8`, and rows of 16384 classes
+/// or more beyond 8 MiB of Float logits (which the Float kernel reads once by chunks), can
+/// differ from it by one unit in the last place of the 16-bit type.
 /// - Parameters:
 ///   - logits: `layout.count` logits; the class axis is `layout.length`.
 ///   - targets: `layout.rows` class indices, each in `0..<C` or equal to `ignoreIndex`.

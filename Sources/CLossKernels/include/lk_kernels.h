@@ -58,7 +58,7 @@ LK_DECLARE(double, f64)
 
 
 // Instruction set of the vectorized Float kernels: 0 = baseline x86-64 (or any
-// other CPU), 1 = AVX2 + FMA, 2 = AVX-512. Chosen at load time; setting it
+// other CPU), 1 = AVX2 + FMA + F16C, 2 = AVX-512 (F, DQ, BW, VL) + F16C. Chosen at load time; setting it
 // returns 0 (and changes nothing) when the CPU lacks the set. Switching is
 // atomic: a kernel call already running finishes on the set it started with.
 int lk_set_instruction_set(int level);
