@@ -91,7 +91,11 @@ import _TestSupport
                                     : try softmax(xb, layout: layout, into: $0, threads: threads)
                             }
                         }
-                        Self.expectSame(y, want, "\(T.self) \(set) \(log ? "log-softmax" : "softmax") \(layout) threads \(threads)")
+                        // Contiguous rows of 256 or more take the fused 16-bit rows: the Float kernel's
+                        // three-sweep arithmetic, within one unit in the last place where it reads a
+                        // row once by chunks.
+                        Self.expectSame(y, want, "\(T.self) \(set) \(log ? "log-softmax" : "softmax") \(layout) threads \(threads)",
+                                        ulps: layout.inner == 1 && layout.length >= 256)
                     }
                     // Backward from the 16-bit outputs and a 16-bit upstream.
                     let dy = Self.values(T.self, layout.count, scale: 1, seed: UInt64(50 + i), specials: false)
@@ -190,7 +194,7 @@ import _TestSupport
                         }
                     }
                 }
-                Self.expectSame(y, Self.rounded(yF, BFloat16.self), "softmax \(set) threads \(threads)")
+                Self.expectSame(y, Self.rounded(yF, BFloat16.self), "softmax \(set) threads \(threads)", ulps: true)
                 // Out of cache the Float kernel reads rows of 16384 classes or more once by chunks (one
                 // more Float rounding in some exps); the 16-bit rows take the three sweeps: one unit in
                 // the last place of bfloat16 at most.
