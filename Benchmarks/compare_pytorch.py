@@ -9,6 +9,11 @@ PyTorch / LossKit (> 1 means LossKit is faster). Needs `pip install torch`.
     python3 Benchmarks/compare_pytorch.py [--losskit Tool/.build/release/losskit] [--rounds 3] [--quick]
     python3 Benchmarks/compare_pytorch.py --ops softmax --shapes 2048x2048,512x8192
     python3 Benchmarks/compare_pytorch.py --ops softmax,log-softmax --sweep   # rows of 16 ... 32768
+    python3 Benchmarks/compare_pytorch.py --ops cross-entropy --shapes 1024x32000 --dtype bfloat16
+
+--dtype float16 or bfloat16 times both sides in that type: PyTorch's tensors are created in it
+(its CPU kernels accumulate in float32 and return the input's type), and LossKit runs
+`losskit bench --dtype`; the memory floor counts 2 bytes per element then.
 
 Beside the two, each row gives the machine's memory floor for the operation's bytes, measured
 in the same rounds by Benchmarks/memory_floor.c (built here with `cc -O2 -march=native`): the
@@ -46,9 +51,13 @@ def element_count(dims):
     return dims[0] * dims[1] if len(dims) == 2 else dims[0]
 
 
-def torch_step(op, dims):
-    """A closure running one PyTorch step equivalent to `losskit bench OP`."""
+DTYPES = {"float": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def torch_step(op, dims, dtype="float"):
+    """A closure running one PyTorch step equivalent to `losskit bench OP --dtype DTYPE`."""
     g = torch.Generator().manual_seed(1)
+    kind = DTYPES[dtype]
     if len(dims) == 3:
         n, d, v = dims
         x = torch.randn(n, d, generator=g).float().requires_grad_(True)
@@ -61,12 +70,12 @@ def torch_step(op, dims):
         return step
     if op in ROW_OPS:
         n, c = dims if len(dims) == 2 else (1, dims[0])  # one row, as `losskit bench` reads a count
-        x = (3 * torch.randn(n, c, generator=g)).float()
+        x = (3 * torch.randn(n, c, generator=g)).to(kind)
         t = torch.randint(0, c, (n,), generator=g)
     else:
         count = element_count(dims)
-        x = (3 * torch.randn(count, generator=g)).float()
-        y = torch.rand(count, generator=g).float()
+        x = (3 * torch.randn(count, generator=g)).to(kind)
+        y = torch.rand(count, generator=g).to(kind)
     if op == "cross-entropy":
         x.requires_grad_(True)
         def step():
@@ -91,7 +100,7 @@ def torch_step(op, dims):
     return step
 
 
-def floor_traffic(op, dims):
+def floor_traffic(op, dims, dtype="float"):
     """(floats read, floats written) that `losskit bench OP` cannot do without: the input (and
     the target, for the pointwise losses) read once, the output or gradient written once.
     Class-index targets and per-row results are left out (a float per row at most). None for
@@ -99,6 +108,8 @@ def floor_traffic(op, dims):
     if len(dims) == 3:
         return None
     n = element_count(dims)
+    if dtype != "float":
+        n = (n + 1) // 2  # 2-byte elements: counted in floats' bytes
     if op in ("cross-entropy-forward", "logsumexp"):
         return n, 0
     if op in ("mse", "l1", "bce-with-logits"):
@@ -156,8 +167,8 @@ def host_check():
     return f"a 32 MiB copy at 1 thread takes {ms:.2f} ms ({2 * 32 * 1.048576 / ms:.0f} GB/s read+write)"
 
 
-def time_losskit(binary, op, shape, threads):
-    out = subprocess.run([binary, "bench", op, "--shape", shape, "--threads", str(threads), "--json"],
+def time_losskit(binary, op, shape, threads, dtype="float"):
+    out = subprocess.run([binary, "bench", op, "--shape", shape, "--threads", str(threads), "--json", "--dtype", dtype],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])["median_ns"]
 
@@ -172,6 +183,8 @@ def main():
     ap.add_argument("--extra", action="store_true", help="the other shapes (EXTRA) instead of the default ones")
     ap.add_argument("--shapes", help="comma-separated shapes (e.g. 2048x2048,4194304) for the operations in --ops")
     ap.add_argument("--no-floor", action="store_true", help="leave out the memory floor columns")
+    ap.add_argument("--dtype", default="float", choices=sorted(DTYPES),
+                    help="element type of both sides (float, float16, bfloat16)")
     ap.add_argument("--sweep", action="store_true",
                     help="rows of 16 to 32768 columns, ~4M elements each, for the row operations in --ops")
     a = ap.parse_args()
@@ -194,6 +207,7 @@ def main():
     except (OSError, StopIteration):
         pass
     print(f"# LossKit vs PyTorch {torch.__version__}, {datetime.date.today()}, {cpu}, {os.cpu_count()} cores")
+    print(f"# element type: {a.dtype}")
     print(f"# medians of {a.rounds} alternating rounds (each round ~1 s per side); ratio = PyTorch / LossKit")
     floor = None if a.no_floor else build_floor()
     print(f"# before: {host_check()}")
@@ -210,15 +224,17 @@ def main():
         dims = [int(d) for d in shape.split("x")]
         for threads in [int(t) for t in a.threads.split(",")]:
             torch.set_num_threads(threads)
-            step = torch_step(op, dims)
-            traffic = floor_traffic(op, dims) if floor else None
+            if a.dtype != "float" and len(dims) == 3:
+                continue  # linear-cross-entropy: `losskit bench` times Float only
+            step = torch_step(op, dims, a.dtype)
+            traffic = floor_traffic(op, dims, a.dtype) if floor else None
             tt, lt, ft = [], [], []
             for _ in range(a.rounds):
                 tt.append(time_torch(step))
                 # PyTorch's OpenMP workers spin for a while after a parallel region: let them
                 # go idle, so that they do not take a core from the next measurement.
                 time.sleep(0.3)
-                lt.append(time_losskit(a.losskit, op, shape, threads))
+                lt.append(time_losskit(a.losskit, op, shape, threads, a.dtype))
                 if traffic:
                     ft.append(time_floor(floor, traffic, threads))
             t, l = statistics.median(tt), statistics.median(lt)

@@ -72,6 +72,18 @@ typedef struct {
     int (*targets_valid)(const int64_t *, ptrdiff_t, int64_t, int64_t);
 } lk_vtable;
 
+// The 16-bit conversions and the 16-bit pointwise losses of one instruction set
+// (vector_half.inc); `bf` is 0 for float16, 1 for bfloat16.
+typedef struct {
+    void (*widen)(const uint16_t *, float *, ptrdiff_t, int bf);
+    void (*narrow)(const float *, uint16_t *, ptrdiff_t, int bf);
+    double (*pointwise_block)(int, int bf, const uint16_t *, const uint16_t *, ptrdiff_t, uint16_t *, uint16_t *,
+                              const uint16_t *, float);
+    void (*ce_rows)(int bf, const uint16_t *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t,
+                    uint16_t *, uint16_t *, const uint16_t *, float, float *, int);
+    void (*softmax_rows)(int bf, int log_output, const uint16_t *, uint16_t *, ptrdiff_t, ptrdiff_t, float *, int);
+} lk_half_vtable;
+
 // Round to nearest (ties to even) for |v| < 2^22: one instruction where SSE4.1's
 // roundps exists; on baseline x86-64 (SSE2), adding and subtracting 1.5 * 2^23 does
 // the same with two, where the builtin would call libm lane by lane.
@@ -79,7 +91,7 @@ typedef struct {
 #define LK_ROUND_SSE2(v) (((v) + 12582912.0f) - 12582912.0f)
 
 #if defined(__x86_64__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
 #define ISA avx512
 #define LK_HAS_SCALEF 1
 #define LK_GROUP_SPLIT 1
@@ -89,7 +101,26 @@ typedef struct {
 #undef ISA
 #pragma clang attribute pop
 
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+// The 16-bit functions once more for AVX-512 CPUs with AVX512_BF16 (Zen 4, Cooper Lake, Sapphire
+// Rapids): bfloat16 rounding in one instruction (vcvtneps2bf16) where the integer rounding takes
+// seven; the same results (see vector_half.inc). The AVX-512 helpers above are inlined into them.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma,f16c,avx512bf16"))), apply_to = function)
+#define VCAT_(a, b) a##_##b
+#define VCAT(a, b) VCAT_(a, b)
+#define V(name) VCAT(name, avx512)
+#define LK_HAS_SCALEF 1
+#define LK_HAS_AVX512BF16 1
+#define LK_HALF_SUFFIX avx512bf16
+#include "vector_half.inc"
+#undef LK_HALF_SUFFIX
+#undef LK_HAS_AVX512BF16
+#undef LK_HAS_SCALEF
+#undef V
+#undef VCAT
+#undef VCAT_
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #define ISA avx2
 #define LK_GROUP_SPLIT 1
 #define LK_HAS_MASKMOV 1
@@ -109,6 +140,7 @@ typedef struct {
 #undef ISA
 
 static const lk_vtable *lk_active = &table_base;
+static const lk_half_vtable *lk_half_active = &half_table_base;
 static int lk_active_level = 0;
 
 static int lk_cpu_has(int level) {
@@ -116,8 +148,10 @@ static int lk_cpu_has(int level) {
     __builtin_cpu_init();
     if (level == 2)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-    if (level == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("f16c");
+    if (level == 1)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 #endif
     return level == 0;
 }
@@ -126,6 +160,10 @@ int lk_set_instruction_set(int level) {
     if (level < 0 || level > 2 || !lk_cpu_has(level)) return 0;
 #if defined(__x86_64__)
     __atomic_store_n(&lk_active, level == 2 ? &table_avx512 : level == 1 ? &table_avx2 : &table_base, __ATOMIC_RELAXED);
+    __atomic_store_n(&lk_half_active,
+                     level == 2 ? (__builtin_cpu_supports("avx512bf16") ? &half_table_avx512bf16 : &half_table_avx512)
+                     : level == 1 ? &half_table_avx2 : &half_table_base,
+                     __ATOMIC_RELAXED);
 #endif
     __atomic_store_n(&lk_active_level, level, __ATOMIC_RELAXED);
     return 1;
@@ -136,6 +174,7 @@ int lk_instruction_set(void) { return __atomic_load_n(&lk_active_level, __ATOMIC
 // Every kernel call reads the table once, atomically: switching sets while other
 // threads compute is safe (each call runs wholly on one set).
 static inline const lk_vtable *lk_table(void) { return __atomic_load_n(&lk_active, __ATOMIC_RELAXED); }
+static inline const lk_half_vtable *lk_half_table(void) { return __atomic_load_n(&lk_half_active, __ATOMIC_RELAXED); }
 
 // Chooses the best instruction set once, at load time (before any thread can
 // call a kernel). LOSSKIT_ISA=base|avx2|avx512 caps the choice, for testing.
@@ -321,3 +360,10 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 #define LOG log
 #define TANH tanh
 #include "kernels_template.inc"
+#undef T
+#undef S
+#undef EXP
+#undef LOG
+#undef TANH
+
+#include "half_kernels.inc"

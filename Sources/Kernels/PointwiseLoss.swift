@@ -24,31 +24,16 @@ public enum PointwiseLossKind: Int32, Sendable, CaseIterable {
 /// Double partial sums are added in order: it is bitwise identical for any thread
 /// count. Gradients of 16 MiB or more are written with non-temporal stores.
 /// Nothing is allocated; on a thrown error nothing is written.
+///
+/// Float16 and BFloat16 read and write 16-bit vectors and compute in Float, as PyTorch
+/// (float32 arithmetic, results in the input's type): values and gradient entries are the
+/// Float kernel's on the widened inputs, rounded once to nearest even; the returned sum is
+/// its Double sum rounded to Float, then to the 16-bit type.
 public func pointwiseLoss<T: KernelScalar>(
     _ kind: PointwiseLossKind, input: UnsafeBufferPointer<T>, target: UnsafeBufferPointer<T>,
     values: UnsafeMutableBufferPointer<T>? = nil, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws -> T {
-    if isSixteenBit(T.self) {
-        var vf = floatOutput(values), gf = floatOutput(gradient)
-        let total = try floatCopy(input).withUnsafeBufferPointer { xf in
-            try floatCopy(target).withUnsafeBufferPointer { yf in
-                try withFloatBuffer(floatCopy(optional: upstream)) { uf in
-                    try withFloatMutableBuffer(&vf) { vb in
-                        try withFloatMutableBuffer(&gf) { gb in
-                            try pointwiseLoss(
-                                kind, input: xf, target: yf, values: vb, gradient: gb, gradientScale: Float(gradientScale),
-                                upstream: uf, threads: threads)
-                        }
-                    }
-                }
-            }
-        }
-        storeRounded(vf, values)
-        storeRounded(gf, gradient)
-        return T(total)
-    }
-    let precision = try requireCKernels(T.self)
     try checkThreads(threads)
     let n = input.count
     let layout = AxisLayout(outer: 1, length: n)
@@ -58,6 +43,15 @@ public func pointwiseLoss<T: KernelScalar>(
     if let upstream { try checkCount("upstream", upstream.count, n, layout) }
     let xb = base(input), yb = base(target), t = Int32(clamping: threads)
     let vb = values.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
+    if isSixteenBit(T.self) {
+        // The Float kernel's Double sum, rounded to Float and then to the storage type, as
+        // the Float form returns it and the 16-bit caller rounds it.
+        let total = lk_pointwise_h16(
+            kind.rawValue, asH(xb), asH(yb), n, vb.map { asH($0) }, gb.map { asH($0) }, ub.map { asH($0) },
+            Float(gradientScale), halfFormat(T.self), t)
+        return T(Float(total))
+    }
+    let precision = try requireCKernels(T.self)
     switch precision {
     case .single:
         return T(lk_pointwise_f32(
@@ -75,7 +69,7 @@ public func pointwiseLoss<T: KernelScalar>(
 public enum InstructionSet: Int32, Sendable, CaseIterable, CustomStringConvertible {
     /// x86-64 without AVX: SSE2, 4 lanes per instruction (the build every x86-64 CPU runs).
     case baseline = 0
-    /// AVX2 with fused multiply-add: 8 lanes.
+    /// AVX2 with fused multiply-add and F16C (float16 conversions): 8 lanes.
     case avx2 = 1
     /// AVX-512 (F, DQ, BW, VL): 16 lanes, masked tails, `vscalefps` in the exponentials.
     case avx512 = 2

@@ -16,6 +16,16 @@ import CLossKernels
 ///
 /// Everything is validated before anything is written: on a thrown error the
 /// output buffers are untouched.
+///
+/// Float16 and BFloat16 compute in Float (the sums of exponentials in Double), as PyTorch
+/// accumulates in float32 and returns the input's type; `labelSmoothing` and
+/// `gradientScale` are taken at their 16-bit values. Each loss and gradient entry is the
+/// Float kernel's result on the widened inputs, rounded once to nearest even. Contiguous
+/// rows of 256 classes or more take fused 16-bit rows (three sweeps over each 16-bit row,
+/// Float exps kept in a per-thread workspace), which give the Float kernel's in-cache
+/// results; the target's entry of a row with `p_t >= 1 - 2^-8`, and rows of 16384 classes
+/// or more beyond 8 MiB of Float logits (which the Float kernel reads once by chunks), can
+/// differ from it by one unit in the last place of the 16-bit type.
 /// - Parameters:
 ///   - logits: `layout.count` logits; the class axis is `layout.length`.
 ///   - targets: `layout.rows` class indices, each in `0..<C` or equal to `ignoreIndex`.
@@ -34,7 +44,19 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.rows, layout)
+    let classes = layout.length
+    try checkClassIndices(targets, classes: classes, ignoreIndex: ignoreIndex)
+    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
     if isSixteenBit(T.self) {
+        if lk_ce_index_h16(
+            asH(xb), tb, wb.map { asH($0) }, Int64(ignoreIndex), Float(labelSmoothing), layout.outer, classes,
+            layout.inner, asH(lb), gb.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale), halfFormat(T.self), t)
+            == 0 { return }
         var lf = floatOutput(losses), gf = floatOutput(gradient)
         try floatCopy(logits).withUnsafeBufferPointer { xf in
             try withFloatBuffer(floatCopy(optional: classWeights)) { wf in
@@ -54,14 +76,6 @@ public func softmaxCrossEntropy<T: KernelScalar>(
         return storeRounded(gf, gradient)
     }
     let precision = try requireCKernels(T.self)
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.rows, layout)
-    let classes = layout.length
-    try checkClassIndices(targets, classes: classes, ignoreIndex: ignoreIndex)
-    let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
-    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
     switch precision {
     case .single:
         lk_ce_index_f32(
@@ -92,7 +106,19 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     targetGradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.count, layout)
+    if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
+    let xb = base(logits), qb = base(targets), lb = base(losses), t = Int32(clamping: threads)
+    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }
+    let gq = targetGradient.map { base($0) }, ub = upstream.map { base($0) }
     if isSixteenBit(T.self) {
+        if lk_ce_prob_h16(
+            asH(xb), asH(qb), wb.map { asH($0) }, Float(labelSmoothing), layout.outer, layout.length, layout.inner,
+            asH(lb), gb.map { asH($0) }, gq.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale),
+            halfFormat(T.self), t) == 0 { return }
         var lf = floatOutput(losses), gf = floatOutput(gradient), qf = floatOutput(targetGradient)
         try floatCopy(logits).withUnsafeBufferPointer { xf in
             try floatCopy(targets).withUnsafeBufferPointer { tf in
@@ -117,14 +143,6 @@ public func softmaxCrossEntropy<T: KernelScalar>(
         return storeRounded(qf, targetGradient)
     }
     let precision = try requireCKernels(T.self)
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.count, layout)
-    if let targetGradient { try checkCount("target gradient", targetGradient.count, layout.count, layout) }
-    let xb = base(logits), qb = base(targets), lb = base(losses), t = Int32(clamping: threads)
-    let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }
-    let gq = targetGradient.map { base($0) }, ub = upstream.map { base($0) }
     switch precision {
     case .single:
         lk_ce_prob_f32(

@@ -157,6 +157,9 @@ extension Tensor where Scalar: KernelScalar {
         self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: count))
     }
 
-    /// The same values in another precision.
-    public func converted<U: KernelScalar>(to: U.Type = U.self) -> Tensor<U> { map { U($0) } }
+    /// The same values in another precision (16-bit to and from Float with vector conversions,
+    /// the same values as `U.init`).
+    public func converted<U: KernelScalar>(to: U.Type = U.self) -> Tensor<U> {
+        Tensor<U>(uncheckedShape: shape, scalars: convertedScalars(scalars, to: U.self))
+    }
 }

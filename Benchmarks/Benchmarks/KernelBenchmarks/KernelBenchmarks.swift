@@ -127,6 +127,68 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The 16-bit kernels: zero allocations per call too (each thread's Float workspace is made
+    // by its first call, in the warm-up iterations, and kept).
+    func sixteenBit<T: KernelScalar>(_: T.Type, _ type: String) {
+        for (rows, columns) in [(4096, 1000), (64, 32000), (1024, 100)] {
+            let inputs = Inputs(rows: rows, columns: columns)
+            let x = inputs.x.map { T($0) }, y = inputs.y.map { T($0) }
+            let layout = inputs.layout, name = "\(type) \(rows)x\(columns)"
+            Benchmark("softmaxCrossEntropy forward+backward \(name)") { benchmark in
+                var losses = [T](repeating: 0, count: rows), gradient = [T](repeating: 0, count: rows * columns)
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    x.withUnsafeBufferPointer { xb in
+                        inputs.targets.withUnsafeBufferPointer { t in
+                            losses.withUnsafeMutableBufferPointer { l in
+                                gradient.withUnsafeMutableBufferPointer { g in
+                                    try! softmaxCrossEntropy(
+                                        logits: xb, targets: t, layout: layout, losses: l, gradient: g,
+                                        gradientScale: T(1 / Float(rows)), threads: 2)
+                                }
+                            }
+                        }
+                    }
+                }
+                blackHole(losses)
+            }
+            Benchmark("softmax/logSoftmax/logSumExp/rowSum \(name)") { benchmark in
+                var out = [T](repeating: 0, count: rows * columns), rowsOut = [T](repeating: 0, count: rows)
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    x.withUnsafeBufferPointer { xb in
+                        out.withUnsafeMutableBufferPointer {
+                            try! softmax(xb, layout: layout, into: $0, threads: 2)
+                            try! logSoftmax(xb, layout: layout, into: $0, threads: 2)
+                        }
+                        rowsOut.withUnsafeMutableBufferPointer {
+                            try! logSumExp(xb, layout: layout, into: $0, threads: 2)
+                            try! rowSum(xb, layout: layout, into: $0, threads: 2)
+                        }
+                    }
+                }
+                blackHole(out)
+            }
+            Benchmark("pointwise squaredError \(name)") { benchmark in
+                var gradient = [T](repeating: 0, count: x.count)
+                var total = T.zero
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    x.withUnsafeBufferPointer { xb in
+                        y.withUnsafeBufferPointer { yb in
+                            gradient.withUnsafeMutableBufferPointer {
+                                total += try! pointwiseLoss(.squaredError, input: xb, target: yb, gradient: $0, threads: 2)
+                            }
+                        }
+                    }
+                }
+                blackHole(total)
+            }
+        }
+    }
+    sixteenBit(Float16.self, "Float16")
+    sixteenBit(BFloat16.self, "BFloat16")
+
     // The loss layer (allocates its outputs, as a value-returning API must).
     let small = Inputs(rows: 256, columns: 1000)
     let logits = try! Tensor(shape: [256, 1000], scalars: small.x), classes = Tensor(small.targets)

@@ -58,7 +58,7 @@ LK_DECLARE(double, f64)
 
 
 // Instruction set of the vectorized Float kernels: 0 = baseline x86-64 (or any
-// other CPU), 1 = AVX2 + FMA, 2 = AVX-512. Chosen at load time; setting it
+// other CPU), 1 = AVX2 + FMA + F16C, 2 = AVX-512 (F, DQ, BW, VL) + F16C. Chosen at load time; setting it
 // returns 0 (and changes nothing) when the CPU lacks the set. Switching is
 // atomic: a kernel call already running finishes on the set it started with.
 int lk_set_instruction_set(int level);
@@ -89,4 +89,29 @@ double lk_pointwise_f32(int kind, const float *x, const float *y, ptrdiff_t n, f
                         const float *upstream, float scale, int threads);
 double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n, double *values, double *grad,
                         const double *upstream, double scale, int threads);
+
+// 16-bit storage: `format` 0 = float16 (IEEE binary16), 1 = bfloat16, elements passed as
+// their bits. Each kernel computes what its _f32 form computes on the inputs widened to
+// Float and rounds every output once (to nearest even; NaN stays NaN): the same results,
+// bit for bit, for any `threads`. Scalars (label_smoothing, scale) are Float. Row kernels
+// return 0, or -1 when their per-thread workspace (kept between calls) cannot be
+// allocated; see half_kernels.inc. lk_reduce_h16's op: 0 logsumexp, 1 sum, 2 mean,
+// 3 max (argmax may be NULL), 10 + p the norm of lk_norm_f32.
+int lk_softmax_h16(const uint16_t *x, uint16_t *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int log_output,
+                   int format, int threads);
+int lk_softmax_backward_h16(const uint16_t *y, const uint16_t *dy, uint16_t *dx, ptrdiff_t outer, ptrdiff_t n,
+                            ptrdiff_t inner, int log_output, int format, int threads);
+int lk_reduce_h16(int op, const uint16_t *x, uint16_t *out, int64_t *argmax, ptrdiff_t outer, ptrdiff_t n,
+                  ptrdiff_t inner, int format, int threads);
+int lk_ce_index_h16(const uint16_t *x, const int64_t *target, const uint16_t *weight, int64_t ignore_index,
+                    float label_smoothing, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, uint16_t *loss,
+                    uint16_t *grad, const uint16_t *upstream, float scale, int format, int threads);
+int lk_ce_prob_h16(const uint16_t *x, const uint16_t *q, const uint16_t *weight, float label_smoothing, ptrdiff_t outer,
+                   ptrdiff_t n, ptrdiff_t inner, uint16_t *loss, uint16_t *grad_x, uint16_t *grad_q,
+                   const uint16_t *upstream, float scale, int format, int threads);
+double lk_pointwise_h16(int kind, const uint16_t *x, const uint16_t *y, ptrdiff_t n, uint16_t *values, uint16_t *grad,
+                        const uint16_t *upstream, float scale, int format, int threads);
+// Widens n elements to Float, or rounds n Floats to the format, on the calling thread.
+void lk_half_widen(const uint16_t *h, float *f, ptrdiff_t n, int format);
+void lk_half_narrow(const float *f, uint16_t *h, ptrdiff_t n, int format);
 #endif
