@@ -9,7 +9,8 @@ import _TestSupport
 /// the same lane-wise arithmetic (logsumexp up to 64 classes, softmax and log-softmax up
 /// to 31, cross-entropy up to 55 without the gradient and up to 39 but 32 with it), to a
 /// few roundings elsewhere (contiguous rows of other counts take the 16-row groups or
-/// the per-row paths; other counts on an inner layout take the scalar loops). Rows with
+/// the per-row paths; on an inner layout, one class and cross-entropy of more than 64
+/// take the scalar loops, softmax and logsumexp of more than 64 a column pass). Rows with
 /// NaN, +inf and only -inf, and an ignored target, are among them; 1 and 2 threads give
 /// the same bits; every instruction set.
 @Suite(.serialized) struct InnerLayoutTests {
