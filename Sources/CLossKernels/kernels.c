@@ -70,6 +70,11 @@ typedef struct {
     double (*pointwise_block)(int, const float *, const float *, ptrdiff_t, float *, float *, const float *, float, int);
     void (*split_softmax_row)(const float *, float *, ptrdiff_t, int, int);
     int (*targets_valid)(const int64_t *, ptrdiff_t, int64_t, int64_t);
+    // Layouts with inner > 1: 1 when done, 0 when the class count is left to the scalar loops.
+    int (*softmax_inner)(const float *, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t, int);
+    int (*logsumexp_inner)(const float *, float *, ptrdiff_t, ptrdiff_t, ptrdiff_t);
+    int (*ce_index_inner)(const float *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t,
+                          ptrdiff_t, float *, float *, const float *, float);
 } lk_vtable;
 
 // The 16-bit conversions and the 16-bit pointwise losses of one instruction set

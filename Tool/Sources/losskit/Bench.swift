@@ -65,6 +65,13 @@ struct Bench: ParsableCommand {
     @Option(help: "The element type: float, double, float16 or bfloat16 (16-bit types compute in Float).")
     var dtype: ScalarType = .float
 
+    @Option(help: """
+        Row operations (softmax, log-softmax, logsumexp, cross-entropy): positions after each \
+        class, the class axis not last. ROWSxCOLUMNS becomes ROWS x COLUMNS x INNER elements \
+        with COLUMNS classes, as logits (N, C, H*W) with INNER = H*W.
+        """)
+    var inner: Int = 1
+
     @Flag(help: "linear-cross-entropy only: the vocab-parallel head, one line per rank (under mpirun).")
     var vocabParallel = false
 
@@ -83,7 +90,13 @@ struct Bench: ParsableCommand {
             throw ValidationError("--repeat must be between 1 and \(Timing.maximumRuns), got \(repetitions)")
         }
         guard (0..<16).contains(offset) else { throw ValidationError("--offset must be 0 to 15, got \(offset)") }
-        _ = try parsedShape()
+        let dims = try parsedShape()
+        if inner != 1 {
+            guard inner >= 1, inner <= 1 << 24 else { throw ValidationError("--inner must be 1 to \(1 << 24), got \(inner)") }
+            guard [.crossEntropy, .crossEntropyForward, .softmax, .logSoftmax, .logsumexp].contains(op), dims.count == 2 else {
+                throw ValidationError("--inner applies to softmax, log-softmax, logsumexp and cross-entropy with --shape ROWSxCOLUMNS")
+            }
+        }
         if vocabParallel && op != .linearCrossEntropy {
             throw ValidationError("--vocab-parallel applies to linear-cross-entropy only")
         }
@@ -135,15 +148,15 @@ struct Bench: ParsableCommand {
     /// Times the operation on buffers of `T`.
     func run<T: KernelScalar>(_: T.Type) throws {
         let dims = try parsedShape()
-        let count = dims.reduce(1, *)
-        let rows = dims.count == 2 ? dims[0] : 1, columns = dims.count == 2 ? dims[1] : count
+        let count = dims.reduce(1, *) * inner
+        let rows = (dims.count == 2 ? dims[0] : 1) * inner, columns = dims.count == 2 ? dims[1] : count
         var g = SeededGenerator(seed: 1)
         let x = AlignedBuffer<T>(count: count, offset: offset) { _ in T(3 * g.nextNormal()) }
         let y = AlignedBuffer<T>(count: count, offset: offset) { _ in T(Double.random(in: 0..<1, using: &g)) }
         let targets = (0..<rows).map { _ in Int.random(in: 0..<columns, using: &g) }
         let out = AlignedBuffer<T>(count: count, offset: offset) { _ in 0 }
         var losses = [T](repeating: 0, count: rows)
-        let layout = AxisLayout(outer: rows, length: columns)
+        let layout = AxisLayout(outer: rows / inner, length: columns, inner: inner)
         let threads = self.threads
         var sink: Double = 0
 
@@ -175,7 +188,7 @@ struct Bench: ParsableCommand {
         let timings = try Timing.measure(repetitions: repetitions, step)
         let bytes = Double(count * MemoryLayout<T>.size) * bytesPerElement
         let report = BenchReport(
-            op: op.rawValue, shape: dims, threads: threads, timings: timings, bytesMoved: bytes, elements: count,
+            op: op.rawValue, shape: inner == 1 ? dims : dims + [inner], threads: threads, timings: timings, bytesMoved: bytes, elements: count,
             dtype: dtype.rawValue)
         print(json ? report.json : report.text)
         if sink.isNaN { printError("warning: the benchmarked result was NaN") }
@@ -261,7 +274,7 @@ struct Bench: ParsableCommand {
             }
         }
         var report = BenchReport(
-            op: op.rawValue, shape: dims, threads: threads, timings: fused, bytesMoved: 0, elements: n * v)
+            op: op.rawValue, shape: inner == 1 ? dims : dims + [inner], threads: threads, timings: fused, bytesMoved: 0, elements: n * v)
         let gemmMedian = gemms.sorted()[gemms.count / 2]
         report.extra = [("gemm_ns", gemmMedian)]
         if json {

@@ -36,6 +36,16 @@ import Testing
         #expect(try runLossKit(["bench", "mse", "--shape", "10", "--dtype", "float8"]).status == 2)
     }
 
+    /// `--inner` times a class axis that is not last: ROWSxCOLUMNSxINNER in the report.
+    @Test func innerTimesAClassAxisThatIsNotLast() throws {
+        for op in ["cross-entropy", "cross-entropy-forward", "softmax", "log-softmax", "logsumexp"] {
+            let r = try runLossKit(["bench", op, "--shape", "3x10", "--inner", "37", "--repeat", "2", "--json"])
+            #expect(r.status == 0, "\(op): \(r.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(object?["shape"] as? String == "3x10x37", "\(op): \(r.stdout)")
+        }
+    }
+
     @Test func badArgumentsExitWithStatusTwoAndAMessage() throws {
         let cases: [([String], String)] = [
             (["softmax", "--shape", "0x3"], "--shape"),
@@ -50,6 +60,8 @@ import Testing
             (["softmax", "--shape", "4x4", "--offset", "-1"], "offset"),
             (["no-such-op", "--shape", "4x4"], "no-such-op"),
             (["linear-cross-entropy", "--shape", "4x4"], "NxDxV"),
+            (["mse", "--shape", "100", "--inner", "4"], "--inner applies to"),
+            (["softmax", "--shape", "4x4", "--inner", "0"], "--inner must be"),
         ]
         for (arguments, message) in cases {
             let r = try runLossKit(["bench"] + arguments)
