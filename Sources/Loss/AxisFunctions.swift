@@ -184,6 +184,8 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
         return Plan(layout: layout, permutation: order, workingShape: order.map { dims[$0] }, outputShape: output)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -199,6 +201,8 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
         return Tensor(uncheckedShape: plan.outputShape, scalars: try apply(working, plan.layout))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -77,6 +77,8 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, Elementw
     }
 
     /// Without weights, the fused vectorized kernel; with them, the general path.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -84,6 +86,8 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, Elementw
         return try pointwiseForward(.logisticWithLogits, inputs, reduction, 1)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -92,7 +96,7 @@ public struct BCEWithLogitsLoss<Scalar: KernelScalar>: InputTargetLoss, Elementw
         // ∂f/∂y = -x (pos_weight = 1), times the upstream gradient seen by each element.
         let x = try inputs.values("input")
         let r = try ReductionGradient(upstream, reduction: reduction, shape: x.shape, count: x.count)
-        g["target"] = Tensor(uncheckedShape: x.shape, scalars: (0..<x.count).map { -x[flat: $0] * r[$0] })
+        g["target"] = Tensor(uncheckedShape: x.shape, scalars: generatedArray(count: x.count) { -x[flat: $0] * r[$0] })
         return g
     }
 
@@ -152,12 +156,16 @@ extension ElementwiseWeightedLoss {
         return (input, target, w, e)
     }
 
+    @_specialize(where Self == BCELoss<Float>)
+    @_specialize(where Self == BCELoss<Double>)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try weightedForward(inputs)
     }
 
+    @_specialize(where Self == BCELoss<Float>)
+    @_specialize(where Self == BCELoss<Double>)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -166,7 +174,7 @@ extension ElementwiseWeightedLoss {
 
     func weightedForward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         let (input, target, w, e) = try prepare(inputs)
-        let values = (0..<input.count).map { i in w(i) * value(input[flat: i], target[flat: i], e(i)) }
+        let values = generatedArray(count: input.count) { i in w(i) * value(input[flat: i], target[flat: i], e(i)) }
         return try reduce(values, shape: input.shape, reduction)
     }
 

@@ -61,12 +61,16 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         [.values("log_probs"), .indices("targets"), .indices("input_lengths"), .indices("target_lengths")]
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(inputs, upstream: nil).value
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -169,6 +173,8 @@ public struct CTCLoss<Scalar: KernelScalar>: LossFunction {
         return (one, true)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
         value: Tensor<Scalar>, gradient: Tensor<Scalar>?
     ) {

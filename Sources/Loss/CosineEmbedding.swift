@@ -108,6 +108,8 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: PairTargetLoss {
         return RowStats(m1: m1, m2: m2, cos: Scalar(dot) / Scalar.sqrt(m1 * m2))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -124,6 +126,8 @@ public struct CosineEmbeddingLoss<Scalar: KernelScalar>: PairTargetLoss {
         return try reduce(losses, shape: r.outputShape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

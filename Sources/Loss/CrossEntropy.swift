@@ -73,6 +73,8 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         try fusedValueWithGradient(input, .values(target))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func fusedValueWithGradient(_ input: Tensor<Scalar>, _ target: LossInput<Scalar>) throws
         -> ValueWithGradient<Scalar>
     {
@@ -88,12 +90,16 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: nil).value
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -117,6 +123,8 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     }
 
     /// Forward, and backward when `upstream` is given, in one kernel call.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func evaluate(logits: Tensor<Scalar>, targets: LossInput<Scalar>, upstream: Tensor<Scalar>?) throws -> Evaluation {
         let axis = try ClassAxis(inputShape: logits.shape)
         try axis.checkClassWeights(weight)
@@ -252,6 +260,8 @@ public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     private func classWeight(_ t: Int) -> Scalar { weight?[flat: t] ?? 1 }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -270,6 +280,8 @@ public struct NLLLoss<Scalar: KernelScalar>: ClassTargetLoss {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -72,6 +72,8 @@ public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
         return (input, target, parts)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -79,6 +81,8 @@ public struct DiceLoss<Scalar: KernelScalar>: InputTargetLoss {
         return try reduce(parts.map { 1 - $0.0 / $0.1 }, shape: [input.shape[0]], reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

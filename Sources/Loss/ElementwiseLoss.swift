@@ -67,12 +67,48 @@ extension ElementwiseLoss {
         return (input.broadcast(to: shape), target.broadcast(to: shape))
     }
 
+    @_specialize(where Self == SigmoidFocalLoss<Float>)
+    @_specialize(where Self == SigmoidFocalLoss<Double>)
+    @_specialize(where Self == MSLELoss<Float>)
+    @_specialize(where Self == MSLELoss<Double>)
+    @_specialize(where Self == LogCoshLoss<Float>)
+    @_specialize(where Self == LogCoshLoss<Double>)
+    @_specialize(where Self == SoftMarginLoss<Float>)
+    @_specialize(where Self == SoftMarginLoss<Double>)
+    @_specialize(where Self == HingeLoss<Float>)
+    @_specialize(where Self == HingeLoss<Double>)
+    @_specialize(where Self == SquaredHingeLoss<Float>)
+    @_specialize(where Self == SquaredHingeLoss<Double>)
+    @_specialize(where Self == HingeEmbeddingLoss<Float>)
+    @_specialize(where Self == HingeEmbeddingLoss<Double>)
+    @_specialize(where Self == PoissonNLLLoss<Float>)
+    @_specialize(where Self == PoissonNLLLoss<Double>)
+    @_specialize(where Self == MAPELoss<Float>)
+    @_specialize(where Self == MAPELoss<Double>)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try elementwiseForward(inputs)
     }
 
+    @_specialize(where Self == SigmoidFocalLoss<Float>)
+    @_specialize(where Self == SigmoidFocalLoss<Double>)
+    @_specialize(where Self == MSLELoss<Float>)
+    @_specialize(where Self == MSLELoss<Double>)
+    @_specialize(where Self == LogCoshLoss<Float>)
+    @_specialize(where Self == LogCoshLoss<Double>)
+    @_specialize(where Self == SoftMarginLoss<Float>)
+    @_specialize(where Self == SoftMarginLoss<Double>)
+    @_specialize(where Self == HingeLoss<Float>)
+    @_specialize(where Self == HingeLoss<Double>)
+    @_specialize(where Self == SquaredHingeLoss<Float>)
+    @_specialize(where Self == SquaredHingeLoss<Double>)
+    @_specialize(where Self == HingeEmbeddingLoss<Float>)
+    @_specialize(where Self == HingeEmbeddingLoss<Double>)
+    @_specialize(where Self == PoissonNLLLoss<Float>)
+    @_specialize(where Self == PoissonNLLLoss<Double>)
+    @_specialize(where Self == MAPELoss<Float>)
+    @_specialize(where Self == MAPELoss<Double>)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -99,7 +135,7 @@ extension ElementwiseLoss {
         if let weight { try checkSameShape(input, "input", weight, "weight") }
         let values = input.withUnsafeBufferPointer { x in
             target.withUnsafeBufferPointer { y in
-                (0..<x.count).map { i in
+                generatedArray(count: x.count) { i in
                     let f = value(input: x[i], target: y[i])
                     return weight.map { $0[flat: i] * f } ?? f
                 }

@@ -76,6 +76,8 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return (o * layout.length + cls) * layout.inner + i
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -90,6 +92,8 @@ public struct FocalCrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return try reduce(losses, shape: axis.sampleShape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -84,18 +84,22 @@ public struct GaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     static var halfLog2Pi: Scalar { Scalar(0.918_938_533_204_672_741_780_329_736_406) }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         let o = try operands(inputs)
         let constant: Scalar = full ? Self.halfLog2Pi : 0
-        let values = (0..<o.input.count).map { i -> Scalar in
+        let values = generatedArray(count: o.input.count) { i -> Scalar in
             let v = max(o.variance[flat: i], eps), d = o.input[flat: i] - o.target[flat: i]
             return 0.5 * (Scalar.log(v) + d * d / v) + constant
         }
         return try reduce(values, shape: o.input.shape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

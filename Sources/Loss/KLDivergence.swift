@@ -77,11 +77,13 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         let (input, target) = try operands(inputs)
-        let values = (0..<input.count).map { i -> Scalar in
+        let values = generatedArray(count: input.count) { i -> Scalar in
             let x = input[flat: i], t = target[flat: i]
             if logTarget { return Scalar.exp(t) * (t - x) }
             return (t == 0 ? 0 : t * Scalar.log(t)) - t * x
@@ -91,6 +93,8 @@ public struct KLDivLoss<Scalar: KernelScalar>: InputTargetLoss {
         return divisor == 1 ? reduced : reduced.map { $0 / divisor }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -130,12 +134,16 @@ struct KLDivLegacyBatchmean<Scalar: KernelScalar>: LossFunction {
         return shape.isEmpty ? 1 : Scalar(shape[0])
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         let n = try batch(inputs)
         return try base.forward(inputs).map { $0 / n }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         let n = try batch(inputs)

@@ -220,6 +220,8 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -227,6 +229,8 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         return try evaluate(input: x, weight: w, bias: b, target: t, upstream: nil, gradients: false).value
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -251,6 +255,8 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
 
     /// Validates the shapes; class-index targets with a `(V, D)` weight take the fused
     /// kernel, other forms ``evaluateGeneral(input:weight:bias:target:upstream:gradients:)``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func evaluate(
         input: Tensor<Scalar>, weight: Tensor<Scalar>, bias: Tensor<Scalar>?, target: LossInput<Scalar>,
         upstream: Tensor<Scalar>?, gradients wantGradients: Bool

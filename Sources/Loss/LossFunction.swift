@@ -123,6 +123,13 @@ public struct LossInputs<Scalar>: Sendable {
 /// backward pass against finite differences, exactly as it checks LossKit's own
 /// losses. Call ``validate(_:)`` first in `forward` and `backward`, so that a
 /// misspelled or missing input is an error.
+// Every loss's `forward` and `backward` (and the fused passes they share) carry
+// `@_specialize` for Float and Double. An application calls them from another module,
+// where nothing of LossKit's generic code is specialized for its types: without the
+// attribute every element goes through value witnesses and generic metadata (4194304
+// elements of smooth L1, forward and backward: 2.2 s, against 13 ms specialized). A new
+// loss adds the two attributes to each of its passes; a default pass in a protocol
+// extension lists the conforming types (`where Self == ...`).
 public protocol LossFunction<Scalar>: Sendable {
     /// The floating-point type the loss computes in: `Float` or `Double`.
     associatedtype Scalar: KernelScalar

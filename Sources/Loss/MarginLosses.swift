@@ -173,14 +173,18 @@ public struct MarginRankingLoss<Scalar: KernelScalar>: PairTargetLoss {
         return (x1.broadcast(to: shape), x2.broadcast(to: shape), y.broadcast(to: shape))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         let (x1, x2, y) = try operands(inputs)
-        let values = (0..<x1.count).map { i in clampMin0(-y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
+        let values = generatedArray(count: x1.count) { i in clampMin0(-y[flat: i] * (x1[flat: i] - x2[flat: i]) + margin) }
         return try reduce(values, shape: x1.shape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -81,6 +81,8 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
         return e / (1 + e)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -97,6 +99,8 @@ public struct MultiLabelSoftMarginLoss<Scalar: KernelScalar>: InputTargetLoss {
         return try reduce(losses.map { $0 / c }, shape: s.outputShape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -201,6 +205,8 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return Prepared(input: input, lists: lists, classes: classes, outputShape: input.rank == 2 ? [samples] : [])
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -227,6 +233,8 @@ public struct MultiLabelMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return try reduce(losses, shape: s.outputShape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -102,6 +102,8 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return Prepared(input: input, target: target, samples: samples, classes: classes, outputShape: outputShape)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -123,6 +125,8 @@ public struct MultiMarginLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return try reduce(losses, shape: s.outputShape, reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

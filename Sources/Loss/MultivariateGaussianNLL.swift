@@ -47,12 +47,16 @@ public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target"), .values("covariance")] }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(inputs, upstream: nil).value
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -95,6 +99,8 @@ public struct MultivariateGaussianNLLLoss<Scalar: KernelScalar>: LossFunction {
         return factors
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
         value: Tensor<Scalar>, gradients: [String: Tensor<Scalar>]
     ) {

@@ -23,12 +23,16 @@ public struct L1Loss<Scalar: KernelScalar>: ElementwiseLoss {
         self.threads = threads
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.absoluteError, inputs, reduction, threads)
     }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -66,12 +70,16 @@ public struct MSELoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.threads = threads
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         if let weight { return try elementwiseForward(inputs, weight: weight, mean: .byWeightSum) }
         return try pointwiseForward(.squaredError, inputs, reduction, threads)
     }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -100,6 +108,8 @@ public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
 
     public var inputSpecs: [InputSpec] { [.values("input"), .values("target")] }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -107,6 +117,8 @@ public struct RMSELoss<Scalar: KernelScalar>: InputTargetLoss {
         return Tensor(scalar: Scalar.sqrt(mse[flat: 0]))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

@@ -31,12 +31,16 @@ public struct SmoothL1Loss<Scalar: KernelScalar>: ElementwiseLoss {
     }
 
     /// `β = 0` runs ``L1Loss`` itself (its fused kernel), so the two agree bit for bit.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return beta == 0 ? try L1Loss(reduction: reduction).forward(inputs) : try elementwiseForward(inputs)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
@@ -89,12 +93,16 @@ public struct HuberLoss<Scalar: KernelScalar>: ElementwiseLoss {
         self.reduction = reduction
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try elementwiseForward(inputs, weight: weight, mean: .byCount)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

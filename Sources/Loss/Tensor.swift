@@ -163,3 +163,16 @@ extension Tensor where Scalar: KernelScalar {
         Tensor<U>(uncheckedShape: shape, scalars: convertedScalars(scalars, to: U.self))
     }
 }
+
+/// `[body(0), body(1), ..., body(count - 1)]`, written in place by a plain loop that is
+/// specialized with its caller (in the Float and Double loss passes, `(0..<count).map`
+/// was left generic: a metadata lookup per element).
+@inline(__always)
+func generatedArray<Scalar>(count: Int, _ body: (Int) throws -> Scalar) rethrows -> [Scalar] {
+    try [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for i in 0..<count {
+            (buffer.baseAddress! + i).initialize(to: try body(i))
+            initialized = i + 1
+        }
+    }
+}

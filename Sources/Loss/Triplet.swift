@@ -247,18 +247,24 @@ public struct TripletMarginWithDistanceLoss<Scalar: KernelScalar>: TripletLoss {
 
     public var inputSpecs: [InputSpec] { [.values("anchor"), .values("positive"), .values("negative")] }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(inputs, upstream: nil).value
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         return try evaluate(inputs, upstream: upstream).gradients
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     private func evaluate(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>?) throws -> (
         value: Tensor<Scalar>, gradients: [String: Tensor<Scalar>]
     ) {
@@ -407,12 +413,16 @@ public struct TripletMarginLoss<Scalar: KernelScalar>: TripletLoss {
             distanceFunction: PairwiseDistance(p: p, eps: eps), margin: margin, swap: swap, reduction: reduction)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
         return try general.forward(inputs)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }

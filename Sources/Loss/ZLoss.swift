@@ -70,6 +70,8 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
         target.withUnsafeBufferPointer { t in t.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) } }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
         if let wide = try forwardInFloat(inputs) { return wide }
@@ -90,6 +92,8 @@ public struct CrossEntropyZLoss<Scalar: KernelScalar>: ClassTargetLoss {
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
         if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
