@@ -85,7 +85,7 @@ typedef struct {
     double (*pointwise_block)(int, int bf, const uint16_t *, const uint16_t *, ptrdiff_t, uint16_t *, uint16_t *,
                               const uint16_t *, float);
     void (*ce_rows)(int bf, const uint16_t *, const int64_t *, const float *, int64_t, float, ptrdiff_t, ptrdiff_t,
-                    uint16_t *, uint16_t *, const uint16_t *, float, float *, int);
+                    uint16_t *, float *, uint16_t *, const uint16_t *, float, float *, int);
     void (*softmax_rows)(int bf, int log_output, const uint16_t *, uint16_t *, ptrdiff_t, ptrdiff_t, float *, int);
 } lk_half_vtable;
 

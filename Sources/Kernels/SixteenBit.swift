@@ -27,8 +27,13 @@ extension BFloat16: KernelScalar {}
     UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt16.self)
 }
 
-/// A Float copy of a 16-bit buffer.
-func floatCopy<T: KernelScalar>(_ b: UnsafeBufferPointer<T>) -> [Float] { b.map { Float($0) } }
+/// A Float copy of a 16-bit buffer (the vector conversions: no generic call per element).
+func floatCopy<T: KernelScalar>(_ b: UnsafeBufferPointer<T>) -> [Float] {
+    [Float](unsafeUninitializedCapacity: b.count) { out, count in
+        if b.count > 0 { lk_half_widen(asH(base(b)), base(out), b.count, halfFormat(T.self)) }
+        count = b.count
+    }
+}
 
 /// A Float copy of an optional 16-bit buffer.
 func floatCopy<T: KernelScalar>(optional b: UnsafeBufferPointer<T>?) -> [Float]? { b.map { floatCopy($0) } }
@@ -36,10 +41,10 @@ func floatCopy<T: KernelScalar>(optional b: UnsafeBufferPointer<T>?) -> [Float]?
 /// Float storage for an output of `count` elements (nil for nil).
 func floatOutput<T>(_ b: UnsafeMutableBufferPointer<T>?) -> [Float]? { b.map { [Float](repeating: 0, count: $0.count) } }
 
-/// `values` rounded to the storage type into `out` (nothing for nil).
+/// `values` rounded to the 16-bit storage type into `out` (nothing for nil).
 func storeRounded<T: KernelScalar>(_ values: [Float]?, _ out: UnsafeMutableBufferPointer<T>?) {
-    guard let values, let out else { return }
-    for i in 0..<out.count { out[i] = T(values[i]) }
+    guard let values, let out, out.count > 0 else { return }
+    values.withUnsafeBufferPointer { lk_half_narrow(base($0), asH(base(out)), out.count, halfFormat(T.self)) }
 }
 
 /// Calls `body` with the optional array's buffer (nil for nil).

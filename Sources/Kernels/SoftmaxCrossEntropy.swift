@@ -55,7 +55,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     if isSixteenBit(T.self) {
         if lk_ce_index_h16(
             asH(xb), tb, wb.map { asH($0) }, Int64(ignoreIndex), Float(labelSmoothing), layout.outer, classes,
-            layout.inner, asH(lb), gb.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale), halfFormat(T.self), t)
+            layout.inner, asH(lb), nil, gb.map { asH($0) }, ub.map { asH($0) }, Float(gradientScale), halfFormat(T.self), t)
             == 0 { return }
         var lf = floatOutput(losses), gf = floatOutput(gradient)
         try floatCopy(logits).withUnsafeBufferPointer { xf in
@@ -86,6 +86,29 @@ public func softmaxCrossEntropy<T: KernelScalar>(
             asD(xb), tb, wb.map { asD($0) }, Int64(ignoreIndex), Double(labelSmoothing), layout.outer, classes,
             layout.inner, asD(lb), gb.map { asD($0) }, ub.map { asD($0) }, Double(gradientScale), t)
     }
+}
+
+/// The 16-bit cross-entropy with class indices of
+/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:ignoreIndex:labelSmoothing:losses:gradient:gradientScale:upstream:threads:)``
+/// with its per-row losses in Float, not rounded (for the loss layer, which reduces them in
+/// Float), and its options in Float. Validates as that function does; false (nothing
+/// written) when the native kernel's workspace cannot be allocated.
+package func sixteenBitCrossEntropy<T: KernelScalar>(
+    logits: UnsafeBufferPointer<T>, targets: UnsafeBufferPointer<Int>, layout: AxisLayout,
+    classWeights: UnsafeBufferPointer<T>?, ignoreIndex: Int, labelSmoothing: Float,
+    losses: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<T>?,
+    gradientScale: Float, upstream: UnsafeBufferPointer<T>?, threads: Int
+) throws -> Bool {
+    precondition(isSixteenBit(T.self))
+    try checkCrossEntropyArguments(
+        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
+        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
+    try checkCount("target", targets.count, layout.rows, layout)
+    try checkClassIndices(targets, classes: layout.length, ignoreIndex: ignoreIndex)
+    let wb = classWeights.map { asH(base($0)) }, gb = gradient.map { asH(base($0)) }, ub = upstream.map { asH(base($0)) }
+    return lk_ce_index_h16(
+        asH(base(logits)), asI64(base(targets)), wb, Int64(ignoreIndex), labelSmoothing, layout.outer, layout.length,
+        layout.inner, nil, base(losses), gb, ub, gradientScale, halfFormat(T.self), Int32(clamping: threads)) == 0
 }
 
 /// Fused softmax cross-entropy with probability targets `q` (same layout as the logits).

@@ -186,9 +186,14 @@ public struct AxisFunction<Scalar: KernelScalar>: LossFunction {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
+    @_specialize(where Scalar == Float16)
+    @_specialize(where Scalar == BFloat16)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
-        if let wide = try forwardInFloat(inputs) { return wide }
+        // 16-bit softmax, log-softmax and logsumexp run the native 16-bit kernels (the Float
+        // kernels' results rounded once, reading and writing 16 bits); the rest compute in Float.
+        let native = dtype == nil && [.softmax, .logSoftmax, .logSumExp].contains(operation)
+        if !native, let wide = try forwardInFloat(inputs) { return wide }
         let x = try inputs.values("input")
         if let dtype, !dtype.isType(Scalar.self) {
             func other<U: KernelScalar>(_: U.Type) throws -> Tensor<Scalar> {

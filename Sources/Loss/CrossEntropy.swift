@@ -52,7 +52,6 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
 
     /// The loss of the logits `input` against the class indices `target`.
     public func callAsFunction(_ input: Tensor<Scalar>, _ target: Tensor<Int>) throws -> Tensor<Scalar> {
-        if isSixteenBit(Scalar.self) { return try typedValue([.values(input), .indices(target)]) }
         return try inSwiftTerms { try evaluate(logits: input, targets: .indices(target), upstream: nil).value }
     }
 
@@ -78,7 +77,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     private func fusedValueWithGradient(_ input: Tensor<Scalar>, _ target: LossInput<Scalar>) throws
         -> ValueWithGradient<Scalar>
     {
-        if isSixteenBit(Scalar.self) { return try typedValueWithGradient([.values(input), target]) }
+        if isSixteenBit(Scalar.self), case .values = target { return try typedValueWithGradient([.values(input), target]) }
         return try inSwiftTerms {
             let axis = try ClassAxis(inputShape: input.shape)
             let shape = reducedShape(axis.sampleShape, reduction)
@@ -94,7 +93,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     @_specialize(where Scalar == Double)
     public func forward(_ inputs: LossInputs<Scalar>) throws -> Tensor<Scalar> {
         try validate(inputs)
-        if let wide = try forwardInFloat(inputs) { return wide }
+        if case .values = try target(inputs), let wide = try forwardInFloat(inputs) { return wide }
         return try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: nil).value
     }
 
@@ -102,7 +101,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     @_specialize(where Scalar == Double)
     public func backward(_ inputs: LossInputs<Scalar>, upstream: Tensor<Scalar>) throws -> [String: Tensor<Scalar>] {
         try validate(inputs)
-        if let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
+        if case .values = try target(inputs), let wide = try backwardInFloat(inputs, upstream: upstream) { return wide }
         let r = try evaluate(logits: inputs.values("input"), targets: target(inputs), upstream: upstream)
         var grads = ["input": r.input!]
         if let t = r.target { grads["target"] = t }
@@ -126,6 +125,13 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func evaluate(logits: Tensor<Scalar>, targets: LossInput<Scalar>, upstream: Tensor<Scalar>?) throws -> Evaluation {
+        if isSixteenBit(Scalar.self), case .indices(let t) = targets {
+            if let r = try sixteenBitEvaluation(logits: logits, targets: t, upstream: upstream) { return r }
+            let wide = rebound(to: Float.self) as! CrossEntropyLoss<Float>
+            let r = try wide.evaluate(
+                logits: logits.converted(to: Float.self), targets: .indices(t), upstream: upstream?.converted(to: Float.self))
+            return Evaluation(value: r.value.converted(to: Scalar.self), input: r.input?.converted(to: Scalar.self))
+        }
         let axis = try ClassAxis(inputShape: logits.shape)
         try axis.checkClassWeights(weight)
         guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
@@ -203,6 +209,65 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
             value: value,
             input: gradient.map { Tensor(uncheckedShape: logits.shape, scalars: $0) },
             target: targetGradient.map { Tensor(uncheckedShape: logits.shape, scalars: $0) })
+    }
+
+    /// ``evaluate(logits:targets:upstream:)`` for Float16 and BFloat16 logits with class
+    /// indices: the native 16-bit kernel (the logits and the gradient move in 16 bits, the
+    /// arithmetic is Float's), its per-row losses in Float, reduced as the Float loss reduces
+    /// them and rounded once; the options and the mean's denominator in Float. nil when the
+    /// kernel's per-thread workspace cannot be allocated: the caller computes in Float.
+    @_specialize(where Scalar == Float16)
+    @_specialize(where Scalar == BFloat16)
+    private func sixteenBitEvaluation(logits: Tensor<Scalar>, targets t: Tensor<Int>, upstream: Tensor<Scalar>?) throws
+        -> Evaluation?
+    {
+        let axis = try ClassAxis(inputShape: logits.shape)
+        try axis.checkClassWeights(weight)
+        let smoothing = Float(labelSmoothing)
+        guard smoothing >= 0 && smoothing <= 1 else {
+            throw LossError.invalidOption(name: "label_smoothing", value: "\(labelSmoothing)", expected: "a value in [0, 1]")
+        }
+        let layout = axis.layout
+        if let upstream { try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction)) }
+        try axis.checkIndexTargets(t)
+        try axis.checkIndices(t, ignoreIndex: ignoreIndex)
+        let denominator: Float =
+            reduction == .mean ? axis.meanDenominator(t, weight: weight?.converted(to: Float.self), ignoreIndex: ignoreIndex) : 1
+        var scale: Float = 1
+        var perRow: Tensor<Scalar>? = nil
+        if let upstream {
+            switch reduction {
+            case .none: perRow = upstream
+            case .sum: scale = Float(upstream[flat: 0])
+            case .mean: scale = Float(upstream[flat: 0]) / denominator
+            }
+        }
+        var losses = [Float](repeating: 0, count: layout.rows)
+        var gradient = upstream == nil ? nil : [Scalar](repeating: 0, count: layout.count)
+        let computed = try logits.withUnsafeBufferPointer { x in
+            try t.withUnsafeBufferPointer { tb in
+                try withOptionalBuffer(weight) { w in
+                    try withOptionalBuffer(perRow) { u in
+                        try losses.withUnsafeMutableBufferPointer { l in
+                            try withOptionalMutableBuffer(&gradient) { g in
+                                try sixteenBitCrossEntropy(
+                                    logits: x, targets: tb, layout: layout, classWeights: w, ignoreIndex: ignoreIndex,
+                                    labelSmoothing: smoothing, losses: l, gradient: g, gradientScale: scale, upstream: u,
+                                    threads: threads)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard computed else { return nil }
+        let value: Tensor<Scalar>
+        switch reduction {
+        case .none: value = Tensor(uncheckedShape: axis.sampleShape, scalars: convertedScalars(losses, to: Scalar.self))
+        case .sum: value = Tensor(scalar: Scalar(try losses.withUnsafeBufferPointer { try sum($0) }))
+        case .mean: value = Tensor(scalar: Scalar(try losses.withUnsafeBufferPointer { try sum($0) } / denominator))
+        }
+        return Evaluation(value: value, input: gradient.map { Tensor(uncheckedShape: logits.shape, scalars: $0) }, target: nil)
     }
 
     /// The kernel's gradient scaling: one factor for `mean`/`sum`, per-row upstream for `none`.

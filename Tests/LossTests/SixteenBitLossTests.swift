@@ -36,6 +36,60 @@ import _TestSupport
         #expect(softmax == (try AxisFunction<Float>(.softmax, dim: 1)(xf)).converted(to: T.self))
     }
 
+    /// Cross-entropy with class indices runs the native 16-bit kernel (16-bit logits and
+    /// gradient, per-row losses in Float, reduced in Float): still the Float loss's numbers
+    /// rounded once, on the kernel's staged rows (7 classes; a class axis that is not last)
+    /// and its fused rows (300 classes), with class weights, an ignored class, label
+    /// smoothing, every reduction, and a random upstream gradient through `backward`.
+    static func checkCrossEntropy<T: KernelScalar>(_: T.Type) throws {
+        for shape in [[300, 7], [40, 300], [6, 5, 11]] {
+            let classCount = shape[1]
+            let (x16, xf) = rounded(TestSupport.normal(shape, seed: 71), T.self)
+            var sampleShape = shape
+            sampleShape.remove(at: 1)
+            let classes = TestSupport.classIndices(sampleShape, classes: classCount, seed: 72)
+            let (w16, wf) = rounded(TestSupport.uniform([classCount], in: 0.25...2, seed: 73), T.self)
+            for (weighted, smoothing) in [(false, 0.0), (true, 0.0), (false, 0.25), (true, 0.125)] {
+                for reduction in Reduction.allCases {
+                    let narrow = CrossEntropyLoss<T>(
+                        weight: weighted ? w16 : nil, ignoreIndex: 3, labelSmoothing: T(smoothing), reduction: reduction)
+                    let wide = CrossEntropyLoss<Float>(
+                        weight: weighted ? wf : nil, ignoreIndex: 3, labelSmoothing: Float(smoothing), reduction: reduction)
+                    let context = "\(T.self) \(shape) weighted \(weighted) smoothing \(smoothing) \(reduction)"
+                    let r = try narrow.valueWithGradient(x16, classes), rw = try wide.valueWithGradient(xf, classes)
+                    #expect(r.value == rw.value.converted(to: T.self), "\(context)")
+                    #expect(r.gradient == rw.gradient.converted(to: T.self), "\(context)")
+                    #expect(try narrow(x16, classes) == rw.value.converted(to: T.self), "\(context)")
+                    let (up16, upf) = rounded(
+                        TestSupport.normal(reduction == .none ? sampleShape : [], seed: 74), T.self)
+                    let g = try narrow.backward(LossInputs(["input": .values(x16), "target": .indices(classes)]), upstream: up16)
+                    let gw = try wide.backward(LossInputs(["input": .values(xf), "target": .indices(classes)]), upstream: upf)
+                    #expect(g["input"] == gw["input"]!.converted(to: T.self), "\(context)")
+                }
+            }
+        }
+    }
+
+    /// Softmax, log-softmax and logsumexp run the native 16-bit kernels too: on rows in
+    /// cache, the Float results rounded once, along any dimension.
+    static func checkAxisFunctions<T: KernelScalar>(_: T.Type) throws {
+        for (shape, dim) in [([40, 300], 1), ([6, 5, 11], 1), ([6, 5, 11], 2), ([300, 7], 0)] {
+            let (x16, xf) = rounded(TestSupport.normal(shape, scale: 3, seed: 75), T.self)
+            for operation in [AxisOperation.softmax, .logSoftmax] {
+                let narrow = try AxisFunction<T>(operation, dim: dim)(x16)
+                #expect(narrow == (try AxisFunction<Float>(operation, dim: dim)(xf)).converted(to: T.self), "\(T.self) \(shape) \(operation)")
+            }
+            let lse = try AxisFunction<T>(.logSumExp, dims: [dim])(x16)
+            #expect(lse == (try AxisFunction<Float>(.logSumExp, dims: [dim])(xf)).converted(to: T.self), "\(T.self) \(shape) lse")
+        }
+    }
+
+    @Test func float16AxisFunctionsRunNative() throws { try Self.checkAxisFunctions(Float16.self) }
+    @Test func bfloat16AxisFunctionsRunNative() throws { try Self.checkAxisFunctions(BFloat16.self) }
+
+    @Test func float16CrossEntropyRunsNativeAndRoundsOnce() throws { try Self.checkCrossEntropy(Float16.self) }
+    @Test func bfloat16CrossEntropyRunsNativeAndRoundsOnce() throws { try Self.checkCrossEntropy(BFloat16.self) }
+
     @Test func float16ComputesInFloatAndRoundsOnce() throws { try Self.check(Float16.self) }
     @Test func bfloat16ComputesInFloatAndRoundsOnce() throws { try Self.check(BFloat16.self) }
 

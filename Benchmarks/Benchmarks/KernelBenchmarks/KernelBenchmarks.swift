@@ -197,4 +197,26 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try! CrossEntropyLoss<Float>().valueWithGradient(logits, classes))
         }
     }
+    Benchmark("softmax (AxisFunction) 256x1000") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(try! AxisFunction<Float>(.softmax, dim: 1)(logits))
+        }
+    }
+    // One loss per way the loss layer computes: a pointwise kernel (MSE), its own Swift loop
+    // (smooth L1, KL divergence), the shared elementwise loops (soft margin, BCE). Called
+    // from this module, as an application calls them: each runs the Float specialization
+    // of its forward and backward passes.
+    let pairs = Inputs(rows: 1, columns: 1 << 18)
+    let a = try! Tensor(shape: [pairs.columns], scalars: pairs.y.map { 0.01 + 0.98 * $0 })
+    let b = try! Tensor(shape: [pairs.columns], scalars: pairs.y.reversed().map { 0.01 + 0.98 * $0 })
+    func lossBenchmark<L: InputTargetLoss>(_ name: String, _ loss: L) where L.Scalar == Float {
+        Benchmark("\(name).valueWithGradient 262144") { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(try! loss.valueWithGradient(a, b)) }
+        }
+    }
+    lossBenchmark("MSELoss", MSELoss<Float>())
+    lossBenchmark("SmoothL1Loss", SmoothL1Loss<Float>())
+    lossBenchmark("KLDivLoss", KLDivLoss<Float>())
+    lossBenchmark("SoftMarginLoss", SoftMarginLoss<Float>())
+    lossBenchmark("BCELoss", BCELoss<Float>())
 }

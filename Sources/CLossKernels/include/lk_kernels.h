@@ -96,7 +96,9 @@ double lk_pointwise_f64(int kind, const double *x, const double *y, ptrdiff_t n,
 // bit for bit, for any `threads`. Scalars (label_smoothing, scale) are Float. Row kernels
 // return 0, or -1 when their per-thread workspace (kept between calls) cannot be
 // allocated; see half_kernels.inc. lk_reduce_h16's op: 0 logsumexp, 1 sum, 2 mean,
-// 3 max (argmax may be NULL), 10 + p the norm of lk_norm_f32.
+// 3 max (argmax may be NULL), 10 + p the norm of lk_norm_f32. lk_ce_index_h16 writes its
+// losses in Float to loss_f32 instead of loss when loss_f32 is not NULL (the loss layer's
+// reductions sum them unrounded).
 int lk_softmax_h16(const uint16_t *x, uint16_t *y, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, int log_output,
                    int format, int threads);
 int lk_softmax_backward_h16(const uint16_t *y, const uint16_t *dy, uint16_t *dx, ptrdiff_t outer, ptrdiff_t n,
@@ -104,7 +106,7 @@ int lk_softmax_backward_h16(const uint16_t *y, const uint16_t *dy, uint16_t *dx,
 int lk_reduce_h16(int op, const uint16_t *x, uint16_t *out, int64_t *argmax, ptrdiff_t outer, ptrdiff_t n,
                   ptrdiff_t inner, int format, int threads);
 int lk_ce_index_h16(const uint16_t *x, const int64_t *target, const uint16_t *weight, int64_t ignore_index,
-                    float label_smoothing, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, uint16_t *loss,
+                    float label_smoothing, ptrdiff_t outer, ptrdiff_t n, ptrdiff_t inner, uint16_t *loss, float *loss_f32,
                     uint16_t *grad, const uint16_t *upstream, float scale, int format, int threads);
 int lk_ce_prob_h16(const uint16_t *x, const uint16_t *q, const uint16_t *weight, float label_smoothing, ptrdiff_t outer,
                    ptrdiff_t n, ptrdiff_t inner, uint16_t *loss, uint16_t *grad_x, uint16_t *grad_q,
