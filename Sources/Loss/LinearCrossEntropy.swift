@@ -209,7 +209,18 @@ public struct LinearCrossEntropyLoss<Scalar: KernelScalar>: LossFunction {
         _ input: Tensor<Scalar>, _ linearWeight: Tensor<Scalar>, target: LossInput<Scalar>, linearBias: Tensor<Scalar>?
     ) throws -> ValueWithGradient<Scalar> {
         if isSixteenBit(Scalar.self) {
-            return try typedValueWithGradient([.values(input), .values(linearWeight), target, linearBias.map { .values($0) }])
+            // One fused pass of the Float loss on the widened tensors (forward and backward
+            // apart would run the forward GEMMs twice), its results rounded once.
+            let wide = rebound(to: Float.self) as! LinearCrossEntropyLoss<Float>
+            let wideTarget: LossInput<Float>
+            switch target {
+            case .indices(let t): wideTarget = .indices(t)
+            case .values(let q): wideTarget = .values(q.converted(to: Float.self))
+            }
+            return try wide.valueWithGradient(
+                input.converted(to: Float.self), linearWeight.converted(to: Float.self), target: wideTarget,
+                linearBias: linearBias?.converted(to: Float.self)
+            ).converted(to: Scalar.self)
         }
         return try inSwiftTerms {
             // The output's shape for `none`: the input's rows, then out_features (evaluate validates them).

@@ -76,12 +76,21 @@ public struct ValueWithGradient<Scalar>: Sendable {
     /// Every gradient, by input.
     public let gradients: [InputName: Tensor<Scalar>]
     private let inputs: [InputName]
+    private let first: InputName
 
     init(value: Tensor<Scalar>, gradients: [InputName: Tensor<Scalar>], inputs: [InputName], first: InputName) {
         self.value = value
         self.gradients = gradients
         self.inputs = inputs
+        self.first = first
         self.gradient = gradients[first]!
+    }
+
+    /// The value and every gradient converted to `U` (a 16-bit loss's, from its Float form).
+    func converted<U: KernelScalar>(to _: U.Type) -> ValueWithGradient<U> where Scalar: KernelScalar {
+        ValueWithGradient<U>(
+            value: value.converted(to: U.self), gradients: gradients.mapValues { $0.converted(to: U.self) }, inputs: inputs,
+            first: first)
     }
 
     /// The gradient with respect to `input`.

@@ -87,6 +87,33 @@ import _TestSupport
     @Test func float16AxisFunctionsRunNative() throws { try Self.checkAxisFunctions(Float16.self) }
     @Test func bfloat16AxisFunctionsRunNative() throws { try Self.checkAxisFunctions(BFloat16.self) }
 
+    /// The fused linear head on 16-bit tensors: one fused pass of the Float loss, every
+    /// result rounded once (class indices and probabilities, with a bias and options).
+    static func checkLinearHead<T: KernelScalar>(_: T.Type) throws {
+        let (x16, xf) = rounded(TestSupport.normal([12, 8], seed: 81), T.self)
+        let (w16, wf) = rounded(TestSupport.normal([50, 8], scale: 0.5, seed: 82), T.self)
+        let (b16, bf) = rounded(TestSupport.normal([50], seed: 83), T.self)
+        let (q16, qf) = rounded(TestSupport.uniform([12, 50], in: 0...1, seed: 84), T.self)
+        let classes = TestSupport.classIndices([12], classes: 50, seed: 85)
+        let narrow = LinearCrossEntropyLoss<T>(labelSmoothing: 0.125, zLoss: 0.25)
+        let wide = LinearCrossEntropyLoss<Float>(labelSmoothing: 0.125, zLoss: 0.25)
+        let r = try narrow.valueWithGradient(x16, w16, target: classes, linearBias: b16)
+        let rw = try wide.valueWithGradient(xf, wf, target: classes, linearBias: bf)
+        #expect(r.value == rw.value.converted(to: T.self))
+        for name in [InputName.input, .linearWeight, .linearBias] {
+            #expect(try r.gradient(of: name) == rw.gradient(of: name).converted(to: T.self), "\(T.self) \(name)")
+        }
+        // z-loss takes class indices only.
+        let p = try LinearCrossEntropyLoss<T>(labelSmoothing: 0.125).valueWithGradient(x16, w16, target: q16)
+        let pw = try LinearCrossEntropyLoss<Float>(labelSmoothing: 0.125).valueWithGradient(xf, wf, target: qf)
+        #expect(p.value == pw.value.converted(to: T.self))
+        #expect(try p.gradient(of: .target) == pw.gradient(of: .target).converted(to: T.self))
+        #expect(try narrow(x16, w16, target: classes, linearBias: b16) == rw.value.converted(to: T.self))
+    }
+
+    @Test func float16LinearHeadRoundsOnce() throws { try Self.checkLinearHead(Float16.self) }
+    @Test func bfloat16LinearHeadRoundsOnce() throws { try Self.checkLinearHead(BFloat16.self) }
+
     @Test func float16CrossEntropyRunsNativeAndRoundsOnce() throws { try Self.checkCrossEntropy(Float16.self) }
     @Test func bfloat16CrossEntropyRunsNativeAndRoundsOnce() throws { try Self.checkCrossEntropy(BFloat16.self) }
 
