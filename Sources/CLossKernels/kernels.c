@@ -176,6 +176,18 @@ int lk_set_instruction_set(int level) {
 
 int lk_instruction_set(void) { return __atomic_load_n(&lk_active_level, __ATOMIC_RELAXED); }
 
+int lk_set_avx512_bf16(int enabled) {
+#if defined(__x86_64__)
+    if (__atomic_load_n(&lk_active_level, __ATOMIC_RELAXED) != 2) return 0;
+    if (enabled && !__builtin_cpu_supports("avx512bf16")) return 0;
+    __atomic_store_n(&lk_half_active, enabled ? &half_table_avx512bf16 : &half_table_avx512, __ATOMIC_RELAXED);
+    return 1;
+#else
+    (void)enabled;
+    return 0;
+#endif
+}
+
 // Every kernel call reads the table once, atomically: switching sets while other
 // threads compute is safe (each call runs wholly on one set).
 static inline const lk_vtable *lk_table(void) { return __atomic_load_n(&lk_active, __ATOMIC_RELAXED); }

@@ -83,6 +83,13 @@ public enum InstructionSet: Int32, Sendable, CaseIterable, CustomStringConvertib
     @discardableResult
     public static func select(_ set: InstructionSet) -> Bool { lk_set_instruction_set(set.rawValue) != 0 }
 
+    /// With ``avx512`` active, the 16-bit kernels' bfloat16 rounding by AVX512_BF16 (true,
+    /// where the CPU has it, the default) or by the AVX-512 build's integer rounding (false),
+    /// so that tests run both on one machine. False when the requested build cannot be used;
+    /// ``select(_:)`` restores the default.
+    @discardableResult
+    package static func useAVX512BF16(_ enabled: Bool) -> Bool { lk_set_avx512_bf16(enabled ? 1 : 0) != 0 }
+
     public var description: String {
         switch self {
         case .baseline: return "baseline"

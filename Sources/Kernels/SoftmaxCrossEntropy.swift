@@ -44,12 +44,11 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     losses: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>? = nil,
     gradientScale: T = 1, upstream: UnsafeBufferPointer<T>? = nil, threads: Int = 1
 ) throws {
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.rows, layout)
+    try checkIndexCrossEntropyArguments(
+        logits: logits.count, targets: targets, layout: layout, classWeights: classWeights?.count, ignoreIndex: ignoreIndex,
+        labelSmoothing: labelSmoothing, losses: losses.count, gradient: gradient?.count, upstream: upstream?.count,
+        threads: threads)
     let classes = layout.length
-    try checkClassIndices(targets, classes: classes, ignoreIndex: ignoreIndex)
     let xb = base(logits), tb = asI64(base(targets)), lb = base(losses), t = Int32(clamping: threads)
     let wb = classWeights.map { base($0) }, gb = gradient.map { base($0) }, ub = upstream.map { base($0) }
     if isSixteenBit(T.self) {
@@ -88,8 +87,7 @@ public func softmaxCrossEntropy<T: KernelScalar>(
     }
 }
 
-/// The 16-bit cross-entropy with class indices of
-/// ``softmaxCrossEntropy(logits:targets:layout:classWeights:ignoreIndex:labelSmoothing:losses:gradient:gradientScale:upstream:threads:)``
+/// The 16-bit cross-entropy with class indices of `softmaxCrossEntropy(logits:targets:...)`
 /// with its per-row losses in Float, not rounded (for the loss layer, which reduces them in
 /// Float), and its options in Float. Validates as that function does; false (nothing
 /// written) when the native kernel's workspace cannot be allocated.
@@ -100,11 +98,10 @@ package func sixteenBitCrossEntropy<T: KernelScalar>(
     gradientScale: Float, upstream: UnsafeBufferPointer<T>?, threads: Int
 ) throws -> Bool {
     precondition(isSixteenBit(T.self))
-    try checkCrossEntropyArguments(
-        logits: logits.count, layout: layout, classWeights: classWeights?.count, labelSmoothing: labelSmoothing,
-        losses: losses.count, gradient: gradient?.count, upstream: upstream?.count, threads: threads)
-    try checkCount("target", targets.count, layout.rows, layout)
-    try checkClassIndices(targets, classes: layout.length, ignoreIndex: ignoreIndex)
+    try checkIndexCrossEntropyArguments(
+        logits: logits.count, targets: targets, layout: layout, classWeights: classWeights?.count, ignoreIndex: ignoreIndex,
+        labelSmoothing: labelSmoothing, losses: losses.count, gradient: gradient?.count, upstream: upstream?.count,
+        threads: threads)
     let wb = classWeights.map { asH(base($0)) }, gb = gradient.map { asH(base($0)) }, ub = upstream.map { asH(base($0)) }
     return lk_ce_index_h16(
         asH(base(logits)), asI64(base(targets)), wb, Int64(ignoreIndex), labelSmoothing, layout.outer, layout.length,
@@ -190,6 +187,18 @@ package func checkClassIndices(_ targets: UnsafeBufferPointer<Int>, classes: Int
     for (position, t) in targets.enumerated() where t != ignoreIndex && (t < 0 || t >= classes) {
         throw LossError.indexOutOfRange(argument: "target", position: position, index: t, validRange: "[0, \(classes))")
     }
+}
+
+/// `checkCrossEntropyArguments` and the class-index targets: their count and each value.
+func checkIndexCrossEntropyArguments<T: KernelScalar>(
+    logits: Int, targets: UnsafeBufferPointer<Int>, layout: AxisLayout, classWeights: Int?, ignoreIndex: Int,
+    labelSmoothing: T, losses: Int, gradient: Int?, upstream: Int?, threads: Int
+) throws {
+    try checkCrossEntropyArguments(
+        logits: logits, layout: layout, classWeights: classWeights, labelSmoothing: labelSmoothing, losses: losses,
+        gradient: gradient, upstream: upstream, threads: threads)
+    try checkCount("target", targets.count, layout.rows, layout)
+    try checkClassIndices(targets, classes: layout.length, ignoreIndex: ignoreIndex)
 }
 
 func checkCrossEntropyArguments<T: KernelScalar>(

@@ -125,13 +125,6 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func evaluate(logits: Tensor<Scalar>, targets: LossInput<Scalar>, upstream: Tensor<Scalar>?) throws -> Evaluation {
-        if isSixteenBit(Scalar.self), case .indices(let t) = targets {
-            if let r = try sixteenBitEvaluation(logits: logits, targets: t, upstream: upstream) { return r }
-            let wide = rebound(to: Float.self) as! CrossEntropyLoss<Float>
-            let r = try wide.evaluate(
-                logits: logits.converted(to: Float.self), targets: .indices(t), upstream: upstream?.converted(to: Float.self))
-            return Evaluation(value: r.value.converted(to: Scalar.self), input: r.input?.converted(to: Scalar.self))
-        }
         let axis = try ClassAxis(inputShape: logits.shape)
         try axis.checkClassWeights(weight)
         guard labelSmoothing >= 0 && labelSmoothing <= 1 else {
@@ -145,6 +138,13 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         case .indices(let t):
             try axis.checkIndexTargets(t)
             try axis.checkIndices(t, ignoreIndex: ignoreIndex)
+            if isSixteenBit(Scalar.self) {
+                if let r = try sixteenBitEvaluation(logits: logits, targets: t, axis: axis, upstream: upstream) { return r }
+                let wide = rebound(to: Float.self) as! CrossEntropyLoss<Float>
+                let r = try wide.evaluate(
+                    logits: logits.converted(to: Float.self), targets: .indices(t), upstream: upstream?.converted(to: Float.self))
+                return Evaluation(value: r.value.converted(to: Scalar.self), input: r.input?.converted(to: Scalar.self))
+            }
         case .values(let q):
             guard q.shape == logits.shape else {
                 throw LossError.shapeMismatch(
@@ -212,25 +212,16 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
     }
 
     /// ``evaluate(logits:targets:upstream:)`` for Float16 and BFloat16 logits with class
-    /// indices: the native 16-bit kernel (the logits and the gradient move in 16 bits, the
+    /// indices, after its checks: the native 16-bit kernel (the logits and the gradient move in 16 bits, the
     /// arithmetic is Float's), its per-row losses in Float, reduced as the Float loss reduces
     /// them and rounded once; the options and the mean's denominator in Float. nil when the
     /// kernel's per-thread workspace cannot be allocated: the caller computes in Float.
     @_specialize(where Scalar == Float16)
     @_specialize(where Scalar == BFloat16)
-    private func sixteenBitEvaluation(logits: Tensor<Scalar>, targets t: Tensor<Int>, upstream: Tensor<Scalar>?) throws
-        -> Evaluation?
-    {
-        let axis = try ClassAxis(inputShape: logits.shape)
-        try axis.checkClassWeights(weight)
-        let smoothing = Float(labelSmoothing)
-        guard smoothing >= 0 && smoothing <= 1 else {
-            throw LossError.invalidOption(name: "label_smoothing", value: "\(labelSmoothing)", expected: "a value in [0, 1]")
-        }
+    private func sixteenBitEvaluation(
+        logits: Tensor<Scalar>, targets t: Tensor<Int>, axis: ClassAxis, upstream: Tensor<Scalar>?
+    ) throws -> Evaluation? {
         let layout = axis.layout
-        if let upstream { try checkUpstream(upstream, reducedShape(axis.sampleShape, reduction)) }
-        try axis.checkIndexTargets(t)
-        try axis.checkIndices(t, ignoreIndex: ignoreIndex)
         let denominator: Float =
             reduction == .mean ? axis.meanDenominator(t, weight: weight?.converted(to: Float.self), ignoreIndex: ignoreIndex) : 1
         var scale: Float = 1
@@ -252,7 +243,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
                             try withOptionalMutableBuffer(&gradient) { g in
                                 try sixteenBitCrossEntropy(
                                     logits: x, targets: tb, layout: layout, classWeights: w, ignoreIndex: ignoreIndex,
-                                    labelSmoothing: smoothing, losses: l, gradient: g, gradientScale: scale, upstream: u,
+                                    labelSmoothing: Float(labelSmoothing), losses: l, gradient: g, gradientScale: scale, upstream: u,
                                     threads: threads)
                             }
                         }

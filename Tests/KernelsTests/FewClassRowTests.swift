@@ -83,7 +83,7 @@ import _TestSupport
                     t[(position + 7) % layout.rows] = -100
                     t[position] = bad
                     var loss = [Float](repeating: -7, count: layout.rows)
-                    try InstructionSetTests().withSet(set) {
+                    _ = InstructionSetTests().withSet(set) {
                         #expect(throws: LossError.indexOutOfRange(argument: "target", position: position, index: bad, validRange: "[0, 3)")) {
                             try x.withUnsafeBufferPointer { xb in
                                 try t.withUnsafeBufferPointer { tb in

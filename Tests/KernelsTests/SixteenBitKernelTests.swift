@@ -23,6 +23,11 @@ import _TestSupport
             for set in Self.supported {
                 #expect(InstructionSet.select(set))
                 try body(set)
+                // A CPU with AVX512_BF16 runs the AVX-512 build without it as well.
+                if set == .avx512 && InstructionSet.useAVX512BF16(true) {
+                    #expect(InstructionSet.useAVX512BF16(false))
+                    try body(set)
+                }
             }
         }
     }

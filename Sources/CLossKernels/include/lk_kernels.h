@@ -73,6 +73,11 @@ int lk_max_threads(void);
 // How many parts `outer` blocks of `block` elements split into for `threads`.
 long lk_parts_for(ptrdiff_t outer, ptrdiff_t block, int threads);
 int lk_instruction_set(void);
+// With AVX-512 active: the 16-bit kernels with AVX512_BF16's bfloat16 rounding (enabled,
+// where the CPU has it; the default) or the AVX-512 build without it, so that one machine
+// tests both. Returns 1 when the requested build is in use; selecting an instruction set
+// restores the default.
+int lk_set_avx512_bf16(int enabled);
 
 // 1 if every one of `count` class indices is ignore_index or in [0, classes), else 0:
 // the check before a cross-entropy call, one sweep of vector compares.
