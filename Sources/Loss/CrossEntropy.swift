@@ -224,15 +224,7 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         let layout = axis.layout
         let denominator: Float =
             reduction == .mean ? axis.meanDenominator(t, weight: weight?.converted(to: Float.self), ignoreIndex: ignoreIndex) : 1
-        var scale: Float = 1
-        var perRow: Tensor<Scalar>? = nil
-        if let upstream {
-            switch reduction {
-            case .none: perRow = upstream
-            case .sum: scale = Float(upstream[flat: 0])
-            case .mean: scale = Float(upstream[flat: 0]) / denominator
-            }
-        }
+        let (scale, perRow) = gradientScaling(upstream, denominator)
         var losses = [Float](repeating: 0, count: layout.rows)
         var gradient = upstream == nil ? nil : [Scalar](repeating: 0, count: layout.count)
         let computed = try logits.withUnsafeBufferPointer { x in
@@ -261,13 +253,14 @@ public struct CrossEntropyLoss<Scalar: KernelScalar>: ClassTargetLoss {
         return Evaluation(value: value, input: gradient.map { Tensor(uncheckedShape: logits.shape, scalars: $0) }, target: nil)
     }
 
-    /// The kernel's gradient scaling: one factor for `mean`/`sum`, per-row upstream for `none`.
-    private func gradientScaling(_ upstream: Tensor<Scalar>?, _ denominator: Scalar) -> (Scalar, Tensor<Scalar>?) {
+    /// The kernel's gradient scaling: one factor for `mean`/`sum` (in `S`: `Float` for the
+    /// 16-bit kernel), per-row upstream for `none`.
+    private func gradientScaling<S: KernelScalar>(_ upstream: Tensor<Scalar>?, _ denominator: S) -> (S, Tensor<Scalar>?) {
         guard let upstream else { return (1, nil) }
         switch reduction {
         case .none: return (1, upstream)
-        case .sum: return (upstream[flat: 0], nil)
-        case .mean: return (upstream[flat: 0] / denominator, nil)
+        case .sum: return (S(upstream[flat: 0]), nil)
+        case .mean: return (S(upstream[flat: 0]) / denominator, nil)
         }
     }
 }
